@@ -1,0 +1,120 @@
+import type { WindowAverager } from './windowAverager.js';
+
+/** Sentinel for "never written" (Go's zero time.Time, which is before any real time). */
+const NEVER = -Infinity;
+const PRECISION = 1e6;
+
+/** Go's math.Round to 6 digits, halves away from zero. */
+function roundTo6Digits(x: number): number {
+  const scaled = x * PRECISION;
+  return (scaled < 0 ? -Math.round(-scaled) : Math.round(scaled)) / PRECISION;
+}
+
+/**
+ * Time buckets with a linear window average (Knative's TimedFloat64Buckets).
+ *
+ * Buckets form a ring indexed by bucket number modulo the bucket count. The
+ * average is over a partial window right after the first write or after a gap
+ * longer than the window, missing seconds inside the window count as zero, and
+ * a full window of silence resets everything.
+ */
+export class TimedBuckets implements WindowAverager {
+  /** Ring buffer of bucket sums, indexed by bucket number % length. */
+  protected buckets: Float64Array;
+  /** Seconds per bucket (1 for the collector). */
+  protected readonly granularity: number;
+  /** The window length in seconds; may differ from buckets × granularity only by the ceil. */
+  protected window: number;
+  /**
+   * Bucket number of the first write, reset when a write follows a full window
+   * of silence: it tells how much of the ring holds real data.
+   */
+  protected firstWrite = NEVER;
+  /** Bucket number of the last write: gaps after it are zeroed lazily. */
+  protected lastWrite = NEVER;
+  /** Sum of every bucket in the ring, stale ones included until they are cleared. */
+  protected windowTotal = 0;
+
+  constructor(windowSeconds: number, granularitySeconds = 1) {
+    this.granularity = granularitySeconds;
+    this.window = windowSeconds;
+    this.buckets = new Float64Array(Math.ceil(windowSeconds / granularitySeconds));
+  }
+
+  protected bucketOf(now: number): number {
+    return Math.floor(now / this.granularity);
+  }
+
+  isEmpty(now: number): boolean {
+    return (this.bucketOf(now) - this.lastWrite) * this.granularity > this.window;
+  }
+
+  windowAverage(now: number): number {
+    const nowBucket = this.bucketOf(now);
+    const gap = nowBucket - this.lastWrite;
+    const length = this.buckets.length;
+    if (gap <= 0) {
+      // +1: first and last write are both inclusive.
+      const valid = Math.min(this.lastWrite - this.firstWrite + 1, length);
+      return roundTo6Digits(this.windowTotal / valid);
+    }
+    if (gap * this.granularity < this.window) {
+      // The seconds since the last write are zero: drop the stale buckets they would overwrite.
+      let total = this.windowTotal;
+      for (let i = this.lastWrite + 1; i <= nowBucket; i++) total -= this.buckets[i % length];
+      const valid = Math.min(this.lastWrite - this.firstWrite + 1, length - gap);
+      return roundTo6Digits(total / valid);
+    }
+    return 0;
+  }
+
+  record(now: number, value: number): void {
+    const bucket = this.bucketOf(now);
+    if (this.lastWrite !== bucket) {
+      if ((bucket - this.lastWrite) * this.granularity <= -this.window) return; // older than a window
+      if (this.firstWrite === NEVER || this.firstWrite > bucket) this.firstWrite = bucket;
+      if (bucket > this.lastWrite) {
+        const length = this.buckets.length;
+        if ((bucket - this.lastWrite) * this.granularity >= this.window) {
+          // A whole window without writes: start over.
+          this.firstWrite = bucket;
+          this.buckets.fill(0);
+          this.windowTotal = 0;
+        } else {
+          for (let i = this.lastWrite + 1; i <= bucket; i++) {
+            const idx = i % length;
+            this.windowTotal -= this.buckets[idx];
+            this.buckets[idx] = 0;
+          }
+        }
+        this.lastWrite = bucket;
+      }
+    }
+    this.buckets[bucket % this.buckets.length] += value;
+    this.windowTotal += value;
+  }
+
+  resizeWindow(windowSeconds: number, now: number): void {
+    if (windowSeconds === this.window) return;
+    const count = Math.ceil(windowSeconds / this.granularity);
+    const resized = new Float64Array(count);
+    let total = 0;
+    if ((this.bucketOf(now) - this.lastWrite) * this.granularity <= this.window) {
+      // Copy the newest buckets that fit; a shrinking window drops the oldest.
+      const oldCount = this.buckets.length;
+      let b = this.lastWrite;
+      for (let k = Math.min(count, oldCount); k > 0; k--, b--) {
+        const v = this.buckets[b % oldCount];
+        resized[b % count] = v;
+        total += v;
+      }
+      // As Knative: the earliest time data may have been written at.
+      this.firstWrite = this.lastWrite - (oldCount - 1);
+    } else {
+      this.firstWrite = NEVER;
+    }
+    this.window = windowSeconds;
+    this.buckets = resized;
+    this.windowTotal = total;
+  }
+}

@@ -1,0 +1,34 @@
+import { createReadStream } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { ReplayError, replayStream } from '../recording/replayStream.js';
+import { type CommandContext, UsageError } from './usage.js';
+
+export const REPLAY_USAGE = `kpa replay FILE|-
+  Feeds a recording (../shared/formats/recording.md) through the collector and
+  decider in virtual time and prints one JSON decision per tick. "-" reads
+  standard input. A bad line stops the replay: its number and the reason go to
+  standard error and the exit status is 2.`;
+
+export async function replayCommand(ctx: CommandContext): Promise<number> {
+  const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('replay takes exactly one FILE (or - for standard input)');
+  const [file] = positionals;
+  const input = (file === '-' ? ctx.stdin : createReadStream(file)) as Readable;
+  try {
+    await replayStream(input, ctx.stdout as Writable);
+    return 0;
+  } catch (err) {
+    const where = file === '-' ? '<stdin>' : file;
+    if (err instanceof ReplayError) {
+      ctx.stderr.write(`kpa replay: ${where}:${err.lineNumber}: ${err.reason}\n`);
+      return 2;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+      ctx.stderr.write(`kpa replay: cannot read ${where}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
