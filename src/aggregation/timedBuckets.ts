@@ -104,8 +104,9 @@ export class TimedBuckets implements WindowAverager {
       const oldCount = this.buckets.length;
       let b = this.lastWrite;
       for (let k = Math.min(count, oldCount); k > 0; k--, b--) {
-        const v = this.buckets[b % oldCount];
-        resized[b % count] = v;
+        // Positive modulo: near t = 0 (simulations, tests) the walk back reaches negative bucket numbers.
+        const v = this.buckets[((b % oldCount) + oldCount) % oldCount];
+        resized[((b % count) + count) % count] = v;
         total += v;
       }
       // As Knative: the earliest time data may have been written at.

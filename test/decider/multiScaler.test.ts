@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { resolveRevision } from '../../src/config/revisionConfig.js';
+import { MultiScaler } from '../../src/decider/multiScaler.js';
+import { stat } from '../helpers/engine.js';
+
+const key = { namespace: 'ns', name: 'rev' };
+const A = (k: string) => `autoscaling.knative.dev/${k}`;
+
+// Knative's pkg/autoscaler/scaling/multiscaler_test.go semantics.
+describe('MultiScaler', () => {
+  it('a new scaler has no desired scale yet and the initial excess burst capacity', () => {
+    const m = new MultiScaler();
+    const s = m.upsert(key, resolveRevision({}), 0, 0);
+    expect(s.desiredScale).toBe(-1);
+    // initial-scale 1 × total 100 − TBC 211
+    expect(s.excessBurstCapacity).toBe(-111);
+    const unlimited = m.upsert({ namespace: 'ns', name: 'b' }, resolveRevision({ annotations: { [A('target-burst-capacity')]: '-1' } }), 0);
+    expect(unlimited.excessBurstCapacity).toBe(-1);
+  });
+
+  it('a tick without data keeps the last desired scale', () => {
+    const m = new MultiScaler();
+    const s = m.upsert(key, resolveRevision({ annotations: { [A('window')]: '6s' } }), 0, 1);
+    m.record(key, 0, stat(210)); // target 70 per pod
+    expect(s.tick(0)).toMatchObject({ valid: true, desiredPodCount: 3 });
+    expect(s.tick(20)).toEqual({ valid: false, reason: 'no-data' });
+    expect(s.desiredScale).toBe(3);
+    expect(s.lastResult).toEqual({ valid: false, reason: 'no-data' });
+  });
+
+  it('pokes a revision scaled to zero when a stat shows load', () => {
+    const m = new MultiScaler();
+    const s = m.upsert(key, resolveRevision({}), 0, 0);
+    expect(m.record(key, 0, stat(1))).toBe(false); // no decision yet (-1)
+    s.tick(0);
+    m.record(key, 1, stat(0));
+    // Zero load over a partial window: the decider wanted 0.
+    const m2 = new MultiScaler();
+    const s2 = m2.upsert(key, resolveRevision({}), 0, 0);
+    m2.record(key, 0, stat(0));
+    expect(s2.tick(2)).toMatchObject({ desiredPodCount: 0 });
+    expect(m2.record(key, 3, stat(0))).toBe(false); // no load: no poke
+    expect(m2.record(key, 3, stat(2))).toBe(true);
+  });
+
+  it('an update keeps decider state and window data', () => {
+    const m = new MultiScaler();
+    m.upsert(key, resolveRevision({}), 0, 5); // starts in panic holding 5
+    const s = m.upsert(key, resolveRevision({ annotations: { [A('target')]: '50' } }), 1, 5);
+    expect(s.decider.inPanic).toBe(true);
+    expect(s.resolved.decider.totalValue).toBe(50);
+    expect(m.size).toBe(1);
+  });
+
+  it('drops stats for unknown revisions and deletes', () => {
+    const m = new MultiScaler();
+    expect(m.record(key, 0, stat(5))).toBe(false);
+    m.upsert(key, resolveRevision({}), 0);
+    expect(m.delete(key)).toBe(true);
+    expect(m.get(key)).toBeUndefined();
+  });
+});
