@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: measures the engine (and, when present, the simulator) and
+ * prints the figures next to the goals and Knative's Go code on this kind of
+ * machine. A benchmark, not a test: nothing here fails the build.
+ */
+import { type BenchResult, machine, table } from './harness.js';
+import { run as engine } from './engine.js';
+
+type Suite = () => Promise<BenchResult[]>;
+
+async function optionalSuite(path: string): Promise<Suite | null> {
+  try {
+    const mod = (await import(path)) as { run?: Suite };
+    return mod.run ?? null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+const suites: [string, Suite][] = [['engine', engine]];
+const simulation = await optionalSuite('./simulation.js');
+if (simulation) suites.push(['simulation', simulation]);
+
+console.log(`kpa benchmarks on ${machine()}\n`);
+for (const [name, suite] of suites) {
+  const results = await suite();
+  console.log(`## ${name}\n${table(results)}\n`);
+}
