@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aggregateScrapedStats, sampleSize, scrapeOrder } from '../../src/metrics/scrapeSampling.js';
+import { RevisionScraper } from '../../src/metrics/scraper.js';
+import { ScrapeLoop } from '../../src/metrics/scrapeLoop.js';
+import { parsePrometheusText, statFromPrometheusText, statToPrometheusText } from '../../src/metrics/prometheusText.js';
+import { ManualClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { stat } from '../helpers/engine.js';
+import { QueueProxyServer } from '../helpers/queueProxyServer.js';
+
+// Knative's sample_size_test.go.
+describe('sampleSize', () => {
+  it.each([[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [5, 4], [10, 7], [15, 8], [100, 14], [1000, 16], [-1, 0]])(
+    'N=%i → %i', (n, want) => expect(sampleSize(n)).toBe(want));
+});
+
+describe('scrapeOrder', () => {
+  const pods = (ages: number[]) => ages.map((age, i) => ({ name: `p${i}`, startedAt: 1000 - age }));
+  it('puts pods older than the stable window first', () => {
+    const order = scrapeOrder(pods([5, 100, 10, 200]), 1000, 60, () => 0.3);
+    expect(order.slice(0, 2).map((p) => p.name).sort()).toEqual(['p1', 'p3']);
+    expect(order).toHaveLength(4);
+  });
+  it('keeps every pod as a replacement', () => {
+    const order = scrapeOrder(pods(Array.from({ length: 50 }, (_, i) => i * 3)), 1000, 60, Math.random);
+    expect(new Set(order.map((p) => p.name)).size).toBe(50);
+  });
+});
+
+describe('aggregateScrapedStats', () => {
+  it('scales the sample average up to all ready pods', () => {
+    const s = aggregateScrapedStats([stat(2, 10), stat(4, 20)], 10);
+    expect(s).toMatchObject({ podName: 'service-scraper', averageConcurrentRequests: 30, requestCount: 150 });
+  });
+});
+
+describe('Prometheus text', () => {
+  it('round-trips queue-proxy series', () => {
+    const text = statToPrometheusText({ ...stat(3.5, 12, 'pod-"x"'), processUptime: 7 }, { destination_revision: 'r' });
+    expect(statFromPrometheusText(text, 'pod')).toMatchObject({ averageConcurrentRequests: 3.5, requestCount: 12, processUptime: 7 });
+  });
+  it('parses labels with escapes, NaN, +Inf and timestamps', () => {
+    const samples = parsePrometheusText('# HELP x y\nx{a="q\\"u\\\\o\\n",b="2"} NaN 1700000000\ny +Inf\nz -1.5e3\n');
+    expect(samples[0].labels).toEqual({ a: 'q"u\\o\n', b: '2' });
+    expect(samples[0].value).toBeNaN();
+    expect(samples[1].value).toBe(Infinity);
+    expect(samples[2].value).toBe(-1500);
+  });
+  it('names the bad line', () => {
+    expect(() => parsePrometheusText('ok 1\nbad{a=1} 2')).toThrow(/line 2/);
+  });
+});
+
+describe('RevisionScraper over HTTP', () => {
+  let qp: QueueProxyServer;
+  beforeAll(async () => {
+    qp = await QueueProxyServer.start();
+  });
+  afterAll(async () => {
+    await qp.close();
+  });
+  const target = (name: string) => ({ name, url: qp.url(name), startedAt: 0 });
+
+  it('scrapes protobuf and Prometheus text pods and scales to all ready pods', async () => {
+    qp.set('a', stat(2, 4, 'a'));
+    qp.set('b', stat(4, 8, 'b'), 'text');
+    const outcome = await new RevisionScraper().scrape([target('a'), target('b')], 1000, 60);
+    expect(outcome).toMatchObject({ kind: 'stat', sampled: 2, stat: { averageConcurrentRequests: 6, requestCount: 12 } });
+  });
+
+  it('replaces a failed pod by another from the population', async () => {
+    // 10 ready pods → a sample of 7; the failing pod is replaced by one of the other three.
+    const pods = Array.from({ length: 10 }, (_, i) => `r${i}`);
+    pods.forEach((p, i) => qp.set(p, stat(1, 1, p), i === 0 ? 'error500' : 'protobuf'));
+    const outcome = await new RevisionScraper({ random: () => 0.99 }).scrape(pods.map(target), 1000, 60);
+    expect(outcome).toMatchObject({ kind: 'stat', sampled: 7, stat: { averageConcurrentRequests: 10 } });
+    expect(qp.hits.get('r0')).toBe(1); // the failing pod was tried
+  });
+
+  it('too few successes is an error, not a stat', async () => {
+    qp.set('x1', stat(1), 'error500');
+    qp.set('x2', stat(1));
+    const outcome = await new RevisionScraper().scrape([target('x1'), target('x2')], 1000, 60);
+    expect(outcome.kind).toBe('error');
+    expect(outcome.kind === 'error' && outcome.message).toMatch(/HTTP status 500/);
+  });
+
+  it('times out a hanging pod', async () => {
+    qp.set('h', stat(1), 'hang');
+    const outcome = await new RevisionScraper({ timeoutMs: 150 }).scrape([target('h')], 1000, 60);
+    expect(outcome.kind === 'error' && outcome.message).toMatch(/no answer within 150 ms/);
+  });
+
+  it('no ready pods: nothing to scrape', async () => {
+    expect(await new RevisionScraper().scrape([], 1000, 60)).toEqual({ kind: 'no-pods' });
+  });
+
+  it('the loop keeps scraping other revisions while one hangs, and logs an error once per change', async () => {
+    qp.set('good', stat(5, 5, 'good'));
+    qp.set('stuck', stat(1), 'hang');
+    const warnings: string[] = [];
+    const logger = silentLogger();
+    logger.warn = ((_o: unknown, msg: string) => void warnings.push(msg)) as typeof logger.warn;
+    const got: string[] = [];
+    const loop = new ScrapeLoop({
+      targets: () => [
+        { key: { namespace: 'n', name: 'stuck' }, pods: [target('stuck')], stableWindowSeconds: 60 },
+        { key: { namespace: 'n', name: 'good' }, pods: [target('good')], stableWindowSeconds: 60 },
+      ],
+      scraper: new RevisionScraper({ timeoutMs: 300 }),
+      clock: new ManualClock(1000),
+      logger,
+      onStat: (key) => got.push(key.name),
+      concurrency: 1,
+    });
+    const first = loop.runOnce();
+    await new Promise((r) => setTimeout(r, 20));
+    await loop.runOnce(); // "stuck" is still in flight: skipped, "good" scraped
+    await first;
+    await loop.runOnce();
+    expect(got.filter((n) => n === 'good').length).toBeGreaterThanOrEqual(2);
+    expect(warnings.filter((w) => w.includes('no answer'))).toHaveLength(1);
+  });
+});
