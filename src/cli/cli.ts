@@ -1,8 +1,10 @@
 import { type Command, type CommandContext, UsageError } from './usage.js';
 import { REPLAY_USAGE, replayCommand } from './replayCommand.js';
+import { RUN_USAGE, runCommand } from './runCommand.js';
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   replay: { run: replayCommand, usage: REPLAY_USAGE },
+  run: { run: (ctx) => runCommand(ctx), usage: RUN_USAGE },
 };
 
 function usage(): string {

@@ -22,6 +22,8 @@ async function runFromShell(): Promise<void> {
     process.stderr.write(`kpa: ${(err as Error).message}\n`);
     process.exitCode = 1;
   }
+  // Idle keep-alive sockets of the scraper must not hold a stopped service open.
+  setTimeout(() => process.exit(), 1000).unref();
 }
 
 await runFromShell();

@@ -1,0 +1,226 @@
+import type { Clock } from '../clock.js';
+import { resolveRevision, type ResolvedRevision, type RevisionSettings } from '../config/revisionConfig.js';
+import type { Decision, ScaleResult } from '../decider/decider.js';
+import { MultiScaler, type RevisionAutoscaler } from '../decider/multiScaler.js';
+import type { Logger } from '../log.js';
+import type { WindowValues } from '../metrics/collection.js';
+import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
+import type { PodTarget } from '../metrics/scraper.js';
+import type { ScrapeTarget } from '../metrics/scrapeLoop.js';
+import type { Stat } from '../metrics/stat.js';
+import type { Recorder } from '../recording/recorder.js';
+import { explainDecision } from './explain.js';
+
+/** A decision as kept in a revision's history: the decider's result and why. */
+export interface DecisionRecord {
+  t: number;
+  result: ScaleResult;
+  explanation: string;
+}
+
+/** Everything about one revision the API and the dashboard show. */
+export interface RevisionSnapshot {
+  namespace: string;
+  name: string;
+  settings: RevisionSettings;
+  spec: ResolvedRevision['decider'];
+  windows: { stableWindowSeconds: number; panicWindowSeconds: number; aggregationAlgorithm: string; scraped: boolean };
+  readyPods: number;
+  /** The decider's latest valid desired count; -1 before the first. */
+  desiredScale: number;
+  excessBurstCapacity: number;
+  latest: DecisionRecord | null;
+  /** The window values right now, of the scaling metric and the other one. */
+  concurrency: WindowValues;
+  rps: WindowValues;
+  /** Whether an activator has reported stats for this revision over the websocket. */
+  activatorSeen: boolean;
+  podCount: number;
+}
+
+/** Receives every tick's decision; the Kubernetes adapter or a simulated deployment applies it. */
+export type DecisionListener = (key: RevisionKey, decision: DecisionRecord, scaler: RevisionAutoscaler) => void;
+
+interface Entry {
+  key: RevisionKey;
+  settings: RevisionSettings;
+  pods: PodTarget[];
+  history: DecisionRecord[];
+  activatorSeen: boolean;
+}
+
+export interface AutoscalerServiceOptions {
+  clock: Clock;
+  logger: Logger;
+  recorder?: Recorder;
+  /** Decisions kept per revision: 300 ticks of 2 s = the last 10 minutes. */
+  historySize?: number;
+}
+
+/**
+ * The live autoscaler's state, without timers or sockets: revisions with
+ * their pods, the multiscaler, each revision's recent decisions. Adapters
+ * (stat server, scrape loop, tick timer, Kubernetes informers, the embedded
+ * demo) call into it; everything it sees can be written to a recording.
+ */
+export class AutoscalerService {
+  readonly scalers = new MultiScaler();
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<DecisionListener>();
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly recorder: Recorder | undefined;
+  private readonly historySize: number;
+  private readonly unknownLogged = new Set<string>();
+  /** Stats dropped because no revision of that name is known. */
+  unknownRevisionStats = 0;
+
+  constructor(options: AutoscalerServiceOptions) {
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.recorder = options.recorder;
+    this.historySize = options.historySize ?? 300;
+  }
+
+  /**
+   * Creates or updates a revision; `settings.config` carries the
+   * config-autoscaler data, so a recording holds all a replay needs. Throws
+   * ConfigError (naming the key) and keeps the old spec then.
+   */
+  upsertRevision(key: RevisionKey, settings: RevisionSettings): ResolvedRevision {
+    const resolved = resolveRevision(settings);
+    const now = this.clock.now();
+    const k = keyString(key);
+    const existing = this.entries.get(k);
+    const ready = existing ? existing.pods.length : 0;
+    this.recorder?.revision(now, key, settings, existing ? undefined : ready);
+    this.scalers.upsert(key, resolved, now, existing ? undefined : ready);
+    if (existing) existing.settings = settings;
+    else this.entries.set(k, { key: { namespace: key.namespace, name: key.name }, settings, pods: [], history: [], activatorSeen: false });
+    this.unknownLogged.delete(k);
+    return resolved;
+  }
+
+  deleteRevision(key: RevisionKey): boolean {
+    const k = keyString(key);
+    this.scalers.delete(key);
+    return this.entries.delete(k);
+  }
+
+  has(key: RevisionKey): boolean {
+    return this.entries.has(keyString(key));
+  }
+
+  /** The revision's ready pods (their metrics URLs); the ready count follows. */
+  setPods(key: RevisionKey, pods: readonly PodTarget[]): void {
+    const entry = this.entries.get(keyString(key));
+    if (!entry) return;
+    entry.pods = [...pods];
+    this.setReadyCount(key, pods.length);
+  }
+
+  /** Sets the ready count alone (for revisions whose pods are not scraped). */
+  setReadyCount(key: RevisionKey, ready: number): void {
+    const scaler = this.scalers.get(key);
+    if (!scaler || scaler.readyPods === ready) return;
+    this.recorder?.ready(this.clock.now(), key, ready);
+    scaler.readyPods = ready;
+  }
+
+  /**
+   * Records a stat at the clock's now. A stat showing load for a revision last
+   * scaled to zero decides it at once (Knative's poke), not at the next tick.
+   */
+  recordStat(key: RevisionKey, stat: Stat, source: 'activator' | 'scraper'): boolean {
+    const k = keyString(key);
+    const entry = this.entries.get(k);
+    if (!entry) {
+      this.unknownRevisionStats++;
+      if (!this.unknownLogged.has(k)) {
+        this.unknownLogged.add(k);
+        this.logger.warn({ revision: k, source }, 'dropping stats for an unknown revision');
+      }
+      return false;
+    }
+    if (source === 'activator') entry.activatorSeen = true;
+    const now = this.clock.now();
+    this.recorder?.stat(now, key, stat);
+    if (this.scalers.record(key, now, stat)) this.tickRevision(key);
+    return true;
+  }
+
+  /** Runs every revision's decider at the same now (the 2 s tick). */
+  tick(): void {
+    for (const entry of this.entries.values()) this.tickRevision(entry.key);
+  }
+
+  tickRevision(key: RevisionKey): DecisionRecord | null {
+    const entry = this.entries.get(keyString(key));
+    const scaler = this.scalers.get(key);
+    if (!entry || !scaler) return null;
+    const now = this.clock.now();
+    this.recorder?.tick(now, key);
+    const result = scaler.tick(now);
+    const record: DecisionRecord = {
+      t: now,
+      result,
+      explanation: explainDecision(result, scaler.resolved.decider, scaler.resolved.metric.panicWindowSeconds),
+    };
+    entry.history.push(record);
+    if (entry.history.length > this.historySize) entry.history.splice(0, entry.history.length - this.historySize);
+    const previous = entry.history.at(-2)?.result;
+    if (result.valid && (!previous?.valid || changed(previous, result))) {
+      this.logger.info({ revision: keyString(key), desiredPods: result.desiredPodCount, panic: result.panic }, record.explanation);
+    }
+    for (const listener of this.listeners) listener(key, record, scaler);
+    return record;
+  }
+
+  onDecision(listener: DecisionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Revisions with pods to scrape (not those with target-burst-capacity -1: the activator reports those). */
+  *scrapeTargets(): Iterable<ScrapeTarget> {
+    for (const entry of this.entries.values()) {
+      const scaler = this.scalers.get(entry.key);
+      if (!scaler || !scaler.resolved.metric.scraped || entry.pods.length === 0) continue;
+      yield { key: entry.key, pods: entry.pods, stableWindowSeconds: scaler.resolved.metric.stableWindowSeconds };
+    }
+  }
+
+  snapshot(key: RevisionKey): RevisionSnapshot | undefined {
+    const entry = this.entries.get(keyString(key));
+    const scaler = this.scalers.get(key);
+    if (!entry || !scaler) return undefined;
+    const now = this.clock.now();
+    return {
+      namespace: entry.key.namespace,
+      name: entry.key.name,
+      settings: entry.settings,
+      spec: scaler.resolved.decider,
+      windows: { ...scaler.resolved.metric },
+      readyPods: scaler.readyPods,
+      desiredScale: scaler.desiredScale,
+      excessBurstCapacity: scaler.excessBurstCapacity,
+      latest: entry.history.at(-1) ?? null,
+      concurrency: scaler.collection.stableAndPanicConcurrency(now),
+      rps: scaler.collection.stableAndPanicRps(now),
+      activatorSeen: entry.activatorSeen,
+      podCount: entry.pods.length,
+    };
+  }
+
+  snapshots(): RevisionSnapshot[] {
+    return [...this.entries.values()].map((e) => this.snapshot(e.key)!);
+  }
+
+  history(key: RevisionKey): readonly DecisionRecord[] {
+    return this.entries.get(keyString(key))?.history ?? [];
+  }
+}
+
+function changed(a: Decision, b: Decision): boolean {
+  return a.desiredPodCount !== b.desiredPodCount || a.panic !== b.panic;
+}

@@ -1,0 +1,48 @@
+import type { ScaleResult } from '../decider/decider.js';
+import type { DeciderSpec } from '../decider/spec.js';
+
+function n(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(x < 10 ? 2 : 1);
+}
+
+/**
+ * One sentence saying why the decider wanted what it wanted, in Knative's
+ * terms: "panic: 6 s average 412 ≥ 2 × target 10 on 20 ready pods → 42 pods,
+ * capped by max-scale-up-rate at 40".
+ */
+export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWindowSeconds: number): string {
+  if (!result.valid) {
+    return result.reason === 'no-data'
+      ? `no data: nothing recorded in the last ${spec.stableWindowSeconds} s stable window; the previous scale stands`
+      : 'not collecting metrics for this revision';
+  }
+  const unit = spec.scalingMetric === 'rps' ? 'rps' : 'concurrent requests';
+  const target = `target ${n(spec.targetValue)} ${unit} per pod`;
+  const ready = Math.max(1, result.readyPods);
+  let why: string;
+  if (result.panic) {
+    why = `panic: ${panicWindowSeconds} s average ${n(result.panicValue)} ${unit}` +
+      ` ≥ ${n(spec.panicThreshold)} × ${target} on ${result.readyPods} ready → ${result.panicPodsWanted} pods` +
+      `, stable ${spec.stableWindowSeconds} s average ${n(result.stableValue)} → ${result.stablePodsWanted}`;
+  } else {
+    why = `stable: ${spec.stableWindowSeconds} s average ${n(result.stableValue)} ${unit} ÷ ${target} → ${result.stablePodsWanted} pods`;
+  }
+  const wanted = result.panic ? Math.max(result.panicPodsWanted, result.stablePodsWanted) : result.stablePodsWanted;
+  const notes: string[] = [];
+  if (wanted > result.maxScaleUp && result.desiredPodCount === result.maxScaleUp) {
+    notes.push(`capped by max-scale-up-rate ${n(spec.maxScaleUpRate)} × ${ready} ready at ${result.maxScaleUp}`);
+  }
+  if (wanted < result.maxScaleDown && result.desiredPodCount === result.maxScaleDown && result.delayedFrom === null) {
+    notes.push(`held by max-scale-down-rate ${n(spec.maxScaleDownRate)} at ${result.maxScaleDown} (${ready} ready)`);
+  }
+  if (spec.activationScale > 1 && result.desiredPodCount === spec.activationScale && wanted < spec.activationScale && wanted > 0) {
+    notes.push(`raised to activation-scale ${spec.activationScale}`);
+  }
+  if (result.panic && result.desiredPodCount > Math.min(wanted, result.maxScaleUp) && result.delayedFrom === null) {
+    notes.push('panic never scales down: holding the highest count of this panic');
+  }
+  if (result.delayedFrom !== null) {
+    notes.push(`scale-down-delay ${spec.scaleDownDelaySeconds} s holds ${result.desiredPodCount} instead of ${result.delayedFrom}`);
+  }
+  return `${why}${notes.length ? `; ${notes.join('; ')}` : ''} → ${result.desiredPodCount} pods`;
+}

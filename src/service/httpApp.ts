@@ -1,0 +1,68 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Logger } from '../log.js';
+import type { AutoscalerService, RevisionSnapshot } from './autoscalerService.js';
+import type { ServiceMetrics } from './promMetrics.js';
+
+/** Says whether this replica should receive traffic (false for a follower of a leader election). */
+export type ReadinessGate = () => { ready: boolean; reason?: string };
+
+const health = (readiness: ReadinessGate): FastifyPluginAsync => async (app) => {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const state = readiness();
+    return reply.code(state.ready ? 200 : 503).send({ status: state.ready ? 'ready' : 'not ready', ...(state.reason ? { reason: state.reason } : {}) });
+  });
+};
+
+const metrics = (serviceMetrics: ServiceMetrics): FastifyPluginAsync => async (app) => {
+  app.get('/metrics', async (_req, reply) => {
+    const text = await serviceMetrics.registry.metrics();
+    return reply.type(serviceMetrics.registry.contentType).send(text);
+  });
+};
+
+/** Kubernetes object names (DNS-1123 labels/subdomains); anything else is a 400 naming the field. */
+const NAME_PATTERN = '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$';
+
+function publicSnapshot(s: RevisionSnapshot) {
+  const latest = s.latest ? { t: s.latest.t, ...s.latest.result, explanation: s.latest.explanation } : null;
+  return { ...s, latest };
+}
+
+const revisionsApi = (service: AutoscalerService): FastifyPluginAsync => async (app) => {
+  app.get('/api/revisions', async () => ({ revisions: service.snapshots().map(publicSnapshot) }));
+  app.get<{ Params: { namespace: string; name: string } }>('/api/revisions/:namespace/:name', {
+    schema: {
+      params: {
+        type: 'object',
+        required: ['namespace', 'name'],
+        properties: { namespace: { type: 'string', pattern: NAME_PATTERN }, name: { type: 'string', pattern: NAME_PATTERN } },
+      },
+    },
+  }, async (req, reply) => {
+    const key = { namespace: req.params.namespace, name: req.params.name };
+    const snapshot = service.snapshot(key);
+    if (!snapshot) return reply.code(404).send({ error: 'Not Found', message: `no autoscaled revision ${key.namespace}/${key.name}` });
+    const history = service.history(key).map((d) => ({ t: d.t, ...d.result, explanation: d.explanation }));
+    return { ...publicSnapshot(snapshot), history };
+  });
+};
+
+export interface HttpAppOptions {
+  service: AutoscalerService;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  readiness: ReadinessGate;
+  /** More plugins (the dashboard, a mode's own routes). */
+  plugins?: FastifyPluginAsync[];
+}
+
+/** The service's HTTP API: health, Prometheus metrics, and the revisions ("why did it scale") API. */
+export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true });
+  await app.register(health(options.readiness));
+  await app.register(metrics(options.metrics));
+  await app.register(revisionsApi(options.service));
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  return app;
+}

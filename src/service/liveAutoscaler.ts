@@ -1,0 +1,119 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { type Clock, systemClock } from '../clock.js';
+import { TICK_INTERVAL_SECONDS } from '../decider/decider.js';
+import type { Logger } from '../log.js';
+import { RevisionScraper } from '../metrics/scraper.js';
+import { ScrapeLoop } from '../metrics/scrapeLoop.js';
+import { StatServer } from '../metrics/statServer.js';
+import type { Recorder } from '../recording/recorder.js';
+import { AutoscalerService } from './autoscalerService.js';
+import { buildHttpApp, type ReadinessGate } from './httpApp.js';
+import { ServiceMetrics } from './promMetrics.js';
+
+export const DEFAULT_HTTP_PORT = 9090;
+export const DEFAULT_STATS_PORT = 8080;
+
+export interface LiveAutoscalerOptions {
+  logger: Logger;
+  clock?: Clock;
+  host?: string;
+  /** 0 picks free ports. */
+  httpPort?: number;
+  statsPort?: number;
+  recorder?: Recorder;
+  /** Extra readiness condition (the leader elector); the service is otherwise ready once listening. */
+  readiness?: ReadinessGate;
+  plugins?: FastifyPluginAsync[];
+  scraper?: RevisionScraper;
+  tickIntervalMs?: number;
+  scrapeIntervalMs?: number;
+}
+
+/** The running service: the state, its HTTP app, the stat server and the timers. */
+export interface LiveAutoscaler {
+  service: AutoscalerService;
+  metrics: ServiceMetrics;
+  app: FastifyInstance;
+  statServer: StatServer;
+  scrapeLoop: ScrapeLoop;
+  httpPort: number;
+  statsPort: number;
+  /** Runs one tick now (tests; the timer does this every 2 s). */
+  tick(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the autoscaler service: the websocket stat server, the scrape loop
+ * (every second), the decider tick (every 2 s) and the HTTP API. Revisions
+ * are added by the caller's mode (targets file, Kubernetes, embedded demo).
+ */
+export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promise<LiveAutoscaler> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  const service = new AutoscalerService({ clock, logger, recorder: options.recorder });
+  const metrics = new ServiceMetrics(service);
+
+  const statServer = await StatServer.start({
+    host: options.host,
+    port: options.statsPort ?? DEFAULT_STATS_PORT,
+    logger: logger.child({ component: 'statserver' }),
+    onStats: (stats) => {
+      for (const { key, stat } of stats) {
+        if (service.recordStat(key, stat, 'activator')) metrics.statsReceived.inc({ source: 'activator' });
+        else metrics.unknownRevisionStats.inc();
+      }
+    },
+  });
+  // The stat server counts decode errors itself; mirror them on scrape.
+  let decodeErrorsSeen = 0;
+  const syncDecodeErrors = (): void => {
+    metrics.decodeErrors.inc(statServer.counters.decodeErrors - decodeErrorsSeen);
+    decodeErrorsSeen = statServer.counters.decodeErrors;
+  };
+
+  const scrapeLoop = new ScrapeLoop({
+    targets: () => service.scrapeTargets(),
+    scraper: options.scraper ?? new RevisionScraper(),
+    clock,
+    logger: logger.child({ component: 'scraper' }),
+    onStat: (key, stat) => {
+      if (service.recordStat(key, stat, 'scraper')) metrics.statsReceived.inc({ source: 'scraper' });
+    },
+    onScrapeSeconds: (seconds, ok) => metrics.scrapeSeconds.observe({ result: ok ? 'success' : 'error' }, seconds),
+    intervalMs: options.scrapeIntervalMs,
+  });
+
+  let listening = false;
+  const readiness: ReadinessGate = () => {
+    if (!listening) return { ready: false, reason: 'starting' };
+    return options.readiness?.() ?? { ready: true };
+  };
+  const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: options.plugins });
+  app.addHook('onRequest', async (req) => {
+    if (req.url === '/metrics') syncDecodeErrors();
+  });
+  await app.listen({ host: options.host ?? '0.0.0.0', port: options.httpPort ?? DEFAULT_HTTP_PORT });
+  listening = true;
+  const address = app.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : 0;
+
+  const tick = (): void => {
+    const end = metrics.tickSeconds.startTimer();
+    service.tick();
+    end();
+  };
+  const tickTimer = setInterval(tick, options.tickIntervalMs ?? TICK_INTERVAL_SECONDS * 1000);
+  scrapeLoop.start();
+  logger.info({ httpPort, statsPort: statServer.port }, `kpa listening: API and /metrics on :${httpPort}, activator stats websocket on :${statServer.port}`);
+
+  return {
+    service, metrics, app, statServer, scrapeLoop, httpPort, statsPort: statServer.port, tick,
+    async close() {
+      clearInterval(tickTimer);
+      await scrapeLoop.stop();
+      await statServer.close();
+      await app.close();
+    },
+  };
+}

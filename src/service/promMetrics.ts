@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AutoscalerService, RevisionSnapshot } from './autoscalerService.js';
+
+const LABELS = ['namespace_name', 'revision_name'] as const;
+
+/**
+ * The service's Prometheus registry: Knative-compatible autoscaler series per
+ * revision (pkg/autoscaler/metrics: desired/actual pods, stable/panic
+ * concurrency and RPS, targets, excess burst capacity, panic mode), read from
+ * the service when scraped, plus the service's own counters and histograms.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly statsReceived = new Counter({ name: 'kpa_stats_received_total', help: 'Stats recorded into collectors, by source.', labelNames: ['source'], registers: [this.registry] });
+  readonly decodeErrors = new Counter({ name: 'kpa_stat_decode_errors_total', help: 'Websocket stat messages that did not decode and were dropped.', registers: [this.registry] });
+  readonly unknownRevisionStats = new Counter({ name: 'kpa_unknown_revision_stats_total', help: 'Stats dropped because no such revision is autoscaled.', registers: [this.registry] });
+  readonly scrapeSeconds = new Histogram({
+    name: 'kpa_scrape_duration_seconds', help: 'Time to scrape one revision\'s sample of pods.', labelNames: ['result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+  });
+  readonly tickSeconds = new Histogram({
+    name: 'kpa_tick_duration_seconds', help: 'Time to run every revision\'s decider once.',
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry],
+  });
+
+  constructor(service: AutoscalerService) {
+    const perRevision = (name: string, help: string, value: (s: RevisionSnapshot) => number | undefined): void => {
+      new Gauge({
+        name, help, labelNames: LABELS, registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const s of service.snapshots()) {
+            const v = value(s);
+            if (v !== undefined && Number.isFinite(v)) this.set({ namespace_name: s.namespace, revision_name: s.name }, v);
+          }
+        },
+      });
+    };
+    const isRps = (s: RevisionSnapshot) => s.spec.scalingMetric === 'rps';
+    const stable = (w: RevisionSnapshot['concurrency']) => (w.ok ? w.stable : undefined);
+    const panic = (w: RevisionSnapshot['concurrency']) => (w.ok ? w.panic : undefined);
+    perRevision('autoscaler_desired_pods', 'Number of pods the autoscaler wants.', (s) => (s.desiredScale >= 0 ? s.desiredScale : undefined));
+    perRevision('autoscaler_actual_pods', 'Number of pods that are ready.', (s) => s.readyPods);
+    perRevision('autoscaler_stable_request_concurrency', 'Average concurrency over the stable window.', (s) => stable(s.concurrency));
+    perRevision('autoscaler_panic_request_concurrency', 'Average concurrency over the panic window.', (s) => panic(s.concurrency));
+    perRevision('autoscaler_target_concurrency_per_pod', 'The desired concurrency per pod.', (s) => (isRps(s) ? undefined : s.spec.targetValue));
+    perRevision('autoscaler_stable_requests_per_second', 'Average requests per second over the stable window.', (s) => stable(s.rps));
+    perRevision('autoscaler_panic_requests_per_second', 'Average requests per second over the panic window.', (s) => panic(s.rps));
+    perRevision('autoscaler_target_requests_per_second', 'The desired requests per second per pod.', (s) => (isRps(s) ? s.spec.targetValue : undefined));
+    perRevision('autoscaler_excess_burst_capacity', 'Excess burst capacity observed over the panic window.', (s) => s.excessBurstCapacity);
+    perRevision('autoscaler_panic_mode', '1 if the autoscaler is in panic mode, else 0.', (s) => (s.latest?.result.valid ? Number(s.latest.result.panic) : undefined));
+  }
+}

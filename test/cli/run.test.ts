@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cliHarness.js';
+import { stat } from '../helpers/engine.js';
+import { QueueProxyServer } from '../helpers/queueProxyServer.js';
+
+function tempFile(name: string, content: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'kpa-run-')), name);
+  writeFileSync(file, content);
+  return file;
+}
+
+describe('kpa run --targets: bad files', () => {
+  it.each([
+    { name: 'unknown field', yaml: 'revisions:\n  - {namespace: a, name: b, replicas: 3}\n', error: /revisions\[0\]\.replicas: unknown field/ },
+    { name: 'missing name', yaml: 'revisions:\n  - {namespace: a}\n', error: /revisions\[0\]\.name: must be a non-empty string/ },
+    { name: 'bad URL', yaml: 'revisions:\n  - {namespace: a, name: b, pods: [{url: "not a url"}]}\n', error: /revisions\[0\]\.pods\[0\]\.url: not a URL/ },
+    { name: 'invalid config value', yaml: 'revisions:\n  - {namespace: a, name: b, config: {stable-window: 5s}}\n', error: /revisions\[0\]\.config\.stable-window: .*6s; 1h0m0s/ },
+    { name: 'invalid annotation', yaml: 'revisions:\n  - {namespace: a, name: b, annotations: {autoscaling.knative.dev/min-scale: "-2"}}\n', error: /annotations\.autoscaling\.knative\.dev\/min-scale/ },
+    { name: 'no revisions', yaml: 'config: {}\n', error: /revisions: must be a non-empty list/ },
+    { name: 'not YAML', yaml: 'revisions: [\n', error: /not valid YAML/ },
+  ])('$name → exit 2 naming the field', async ({ yaml, error }) => {
+    const { code, stderr } = await runCli(['run', '--targets', tempFile('t.yaml', yaml), '--http-port', '0', '--stats-port', '0']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(error);
+  });
+
+  it('requires --targets and valid ports', async () => {
+    expect((await runCli(['run'])).stderr).toMatch(/--targets FILE is required/);
+    expect((await runCli(['run', '--targets', 'x', '--http-port', '70000'])).stderr).toMatch(/--http-port must be a port/);
+  });
+});
+
+describe('kpa run --targets: the built binary', () => {
+  let qp: QueueProxyServer;
+  beforeAll(async () => {
+    qp = await QueueProxyServer.start();
+  });
+  afterAll(async () => {
+    await qp.close();
+  });
+
+  it('scrapes, decides, serves, records, and stops on SIGINT within 5 s', async () => {
+    qp.set('pod-a', stat(30, 60, 'pod-a'));
+    const targets = tempFile('targets.yaml', [
+      'config: {stable-window: 6s}',
+      'revisions:',
+      '  - namespace: default',
+      '    name: hello',
+      '    containerConcurrency: 10',
+      `    pods: [{name: pod-a, url: "${qp.url('pod-a')}"}]`,
+    ].join('\n'));
+    const record = join(mkdtempSync(join(tmpdir(), 'kpa-rec-')), 'rec.jsonl');
+    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'run', '--targets', targets, '--record', record, '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        const m = /"httpPort":(\d+)/.exec(stderr);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(`exited early: ${stderr}`)));
+    });
+    let desired = -1;
+    for (let i = 0; i < 100 && desired < 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const body = (await (await fetch(`http://127.0.0.1:${port}/api/revisions/default/hello`)).json()) as { desiredScale: number };
+      desired = body.desiredScale;
+    }
+    expect(desired).toBe(5); // 30 concurrent ÷ (10 × 70 %) → 5 pods
+    const started = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    const replay = await runCli(['replay', record]);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(/"desiredPodCount":5/);
+  });
+});
