@@ -1,4 +1,4 @@
-import type { Stat } from './stat.js';
+import { emptyStat, type Stat } from './stat.js';
 
 /**
  * Queue-proxy's Prometheus series for the autoscaler (queue-proxy's
@@ -82,14 +82,7 @@ export function parsePrometheusText(text: string): Sample[] {
 
 /** The pod's Stat from queue-proxy's Prometheus text; missing series count as 0. */
 export function statFromPrometheusText(text: string, podName: string): Stat {
-  const stat: Stat = {
-    podName,
-    averageConcurrentRequests: 0,
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 0,
-    proxiedRequestCount: 0,
-    processUptime: 0,
-  };
+  const stat = emptyStat(podName);
   const byName = new Map<string, keyof typeof QUEUE_PROXY_SERIES>(
     Object.entries(QUEUE_PROXY_SERIES).map(([field, series]) => [series, field as keyof typeof QUEUE_PROXY_SERIES]),
   );

@@ -1,4 +1,4 @@
-import { SCRAPER_POD_NAME, type Stat } from './stat.js';
+import { emptyStat, SCRAPER_POD_NAME, type Stat } from './stat.js';
 
 /** Knative's sample-size constants: 95 % confidence, margin of error 5, assumed variance 100. */
 const UNBOUNDED_SAMPLE_SIZE = (1.96 * 1.96 * 100) / (5 * 5);
@@ -48,14 +48,7 @@ export function scrapeOrder<P extends ScrapablePod>(pods: readonly P[], now: num
  * pods; process uptime is summed as Knative does (it is not used for scaling).
  */
 export function aggregateScrapedStats(sampled: readonly Stat[], readyPods: number): Stat {
-  const total: Stat = {
-    podName: SCRAPER_POD_NAME,
-    averageConcurrentRequests: 0,
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 0,
-    proxiedRequestCount: 0,
-    processUptime: 0,
-  };
+  const total = emptyStat(SCRAPER_POD_NAME);
   for (const s of sampled) {
     total.averageConcurrentRequests += s.averageConcurrentRequests;
     total.averageProxiedConcurrentRequests += s.averageProxiedConcurrentRequests;

@@ -27,3 +27,15 @@ export const STAT_NUMBER_FIELDS = [
   'proxiedRequestCount',
   'processUptime',
 ] as const;
+
+/** A stat with every number 0, to fill in. */
+export function emptyStat(podName: string): Stat {
+  return {
+    podName,
+    averageConcurrentRequests: 0,
+    averageProxiedConcurrentRequests: 0,
+    requestCount: 0,
+    proxiedRequestCount: 0,
+    processUptime: 0,
+  };
+}

@@ -1,5 +1,5 @@
 import type { RevisionSettings } from '../config/revisionConfig.js';
-import { type Stat, STAT_NUMBER_FIELDS } from '../metrics/stat.js';
+import { emptyStat, type Stat, STAT_NUMBER_FIELDS } from '../metrics/stat.js';
 
 /**
  * The events of a recording (../shared/formats/recording.md, v1): what the
@@ -90,14 +90,7 @@ function parseStat(v: unknown): Stat {
   if (!isObject(v)) throw new RecordingError(`field "stat" must be an object, got ${describe(v)}`);
   const podName = v.podName ?? '';
   if (typeof podName !== 'string') throw new RecordingError(`field "stat.podName" must be a string, got ${describe(podName)}`);
-  const stat: Stat = {
-    podName,
-    averageConcurrentRequests: 0,
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 0,
-    proxiedRequestCount: 0,
-    processUptime: 0,
-  };
+  const stat = emptyStat(podName);
   for (const field of STAT_NUMBER_FIELDS) {
     const raw = v[field];
     if (raw === undefined) continue;
