@@ -4,10 +4,16 @@ import { createLogger, type Logger } from '../log.js';
 import { Recorder } from '../recording/recorder.js';
 import { DEFAULT_HTTP_PORT, DEFAULT_STATS_PORT, type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
 import { parseTargetsFile, TargetsFileError } from '../service/targetsFile.js';
+import { loadKubeConfig } from '../k8s/kubeConfig.js';
+import { startKubernetesRun } from './runKubernetes.js';
 import { type CommandContext, UsageError } from './usage.js';
 
-export const RUN_USAGE = `kpa run --targets FILE [--record FILE] [--http-port N] [--stats-port N] [--host ADDR]
-  Runs the autoscaler service. With --targets, a static list of revisions and
+export const RUN_USAGE = `kpa run [--targets FILE] [--record FILE] [--http-port N] [--stats-port N] [--host ADDR]
+        [--namespaces a,b] [--class VALUE] [--dry-run]
+  Runs the autoscaler service. In a pod (in-cluster config) or with KUBECONFIG
+  set, it autoscales Deployments annotated autoscaling.knative.dev/class: kpa.dev
+  (--class) in all namespaces or --namespaces, with leader election; --dry-run
+  reports what it would apply without patching. With --targets, a static list of revisions and
   the queue-proxy metric URLs of their pods (YAML, see the README): pods are
   scraped every second, the activator's stats arrive on the websocket port,
   decisions are logged and served on the HTTP port (/api/revisions, /metrics),
@@ -41,13 +47,42 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
       'http-port': { type: 'string' },
       'stats-port': { type: 'string' },
       host: { type: 'string' },
+      namespaces: { type: 'string' },
+      class: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
   });
-  if (values.targets === undefined) {
-    throw new UsageError('--targets FILE is required (Kubernetes and embedded modes are not available in this build)');
-  }
   const httpPort = port(values['http-port'], DEFAULT_HTTP_PORT, '--http-port');
   const statsPort = port(values['stats-port'], DEFAULT_STATS_PORT, '--stats-port');
+  const logger = hooks.logger ?? createLogger();
+  let recordStream: WriteStream | undefined;
+  let recorder: Recorder | undefined;
+  const openRecording = (): void => {
+    if (values.record === undefined) return;
+    recordStream = createWriteStream(values.record, { flags: 'w' });
+    const stream = recordStream;
+    recorder = new Recorder({ write: (line) => void stream.write(line) });
+  };
+  const closeRecording = async (): Promise<void> => {
+    const stream = recordStream;
+    if (stream) await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  };
+
+  if (values.targets === undefined) {
+    const kubeConfig = loadKubeConfig();
+    if (!kubeConfig) throw new UsageError('no Kubernetes config (not in a pod, KUBECONFIG unset): give --targets FILE');
+    openRecording();
+    const run = await startKubernetesRun({
+      kubeConfig, logger, host: values.host, httpPort, statsPort, recorder, dryRun: values['dry-run'] ?? false,
+      namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
+    });
+    hooks.onStarted?.(run.live);
+    await stopped(ctx.stopSignal);
+    logger.info('stopping');
+    await run.close();
+    await closeRecording();
+    return 0;
+  }
   let targets;
   try {
     targets = parseTargetsFile(readFileSync(values.targets, 'utf8'));
@@ -64,15 +99,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     throw err;
   }
 
-  const logger = hooks.logger ?? createLogger();
-  let recordStream: WriteStream | undefined;
-  let recorder: Recorder | undefined;
-  if (values.record !== undefined) {
-    recordStream = createWriteStream(values.record, { flags: 'w' });
-    const stream = recordStream;
-    recorder = new Recorder({ write: (line) => void stream.write(line) });
-  }
-
+  openRecording();
   const autoscaler = await startLiveAutoscaler({ logger, httpPort, statsPort, host: values.host, recorder });
   for (const target of targets) {
     autoscaler.service.upsertRevision(target.key, target.settings);
@@ -84,9 +111,6 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   await stopped(ctx.stopSignal);
   logger.info('stopping');
   await autoscaler.close();
-  if (recordStream) {
-    const stream = recordStream;
-    await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  }
+  await closeRecording();
   return 0;
 }

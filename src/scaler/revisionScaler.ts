@@ -131,8 +131,8 @@ export class RevisionScaler {
         if (this.activatorSince === null) {
           return { want: 0, apply: false, reason: 'held: nothing can bring it back from zero (no activator in the request path)' };
         }
-        const lastPodMax = Math.max(s.scaleToZeroGracePeriodSeconds, s.scaleToZeroPodRetentionSeconds);
-        if (inState >= lastPodMax) return { want: 0, apply: true, reason: `0 pods: inactive for ${secs(inState)}` };
+        // Knative goes to zero once inactive for max(grace, retention); there the activator enters the path
+        // as the target goes inactive. Here it may come later, so the grace period runs from when it did.
         if (s.scaleToZeroPodRetentionSeconds > 0 && inState < s.scaleToZeroPodRetentionSeconds) {
           return { want: 0, apply: false, reason: `held: scale-to-zero-pod-retention-period, ${secs(inState)} of ${secs(s.scaleToZeroPodRetentionSeconds)} elapsed` };
         }

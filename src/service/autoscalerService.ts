@@ -36,6 +36,20 @@ export interface RevisionSnapshot {
   /** Whether an activator has reported stats for this revision over the websocket. */
   activatorSeen: boolean;
   podCount: number;
+  /** What the scaler made of the decision, where a mode applies decisions (Kubernetes, embedded). */
+  scale: ScaleStatus | null;
+}
+
+/** The scaler's view of a revision: replicas wanted and applied, activity state, why. */
+export interface ScaleStatus {
+  /** The target's replicas as last observed. */
+  currentReplicas: number;
+  /** What the scaler wants (-1: no opinion yet). */
+  wantReplicas: number;
+  state: string;
+  reason: string;
+  /** Shadow mode: what would have been applied is only reported. */
+  dryRun: boolean;
 }
 
 /** Receives every tick's decision; the Kubernetes adapter or a simulated deployment applies it. */
@@ -47,6 +61,7 @@ interface Entry {
   pods: PodTarget[];
   history: DecisionRecord[];
   activatorSeen: boolean;
+  scale: ScaleStatus | null;
 }
 
 export interface AutoscalerServiceOptions {
@@ -96,7 +111,7 @@ export class AutoscalerService {
     this.recorder?.revision(now, key, settings, existing ? undefined : ready);
     this.scalers.upsert(key, resolved, now, existing ? undefined : ready);
     if (existing) existing.settings = settings;
-    else this.entries.set(k, { key: { namespace: key.namespace, name: key.name }, settings, pods: [], history: [], activatorSeen: false });
+    else this.entries.set(k, { key: { namespace: key.namespace, name: key.name }, settings, pods: [], history: [], activatorSeen: false, scale: null });
     this.unknownLogged.delete(k);
     return resolved;
   }
@@ -209,7 +224,17 @@ export class AutoscalerService {
       rps: scaler.collection.stableAndPanicRps(now),
       activatorSeen: entry.activatorSeen,
       podCount: entry.pods.length,
+      scale: entry.scale,
     };
+  }
+
+  setScaleStatus(key: RevisionKey, status: ScaleStatus): void {
+    const entry = this.entries.get(keyString(key));
+    if (entry) entry.scale = status;
+  }
+
+  activatorSeen(key: RevisionKey): boolean {
+    return this.entries.get(keyString(key))?.activatorSeen ?? false;
   }
 
   snapshots(): RevisionSnapshot[] {

@@ -59,10 +59,12 @@ export interface HttpAppOptions {
 
 /** The service's HTTP API: health, Prometheus metrics, and the revisions ("why did it scale") API. */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true });
-  await app.register(health(options.readiness));
-  await app.register(metrics(options.metrics));
-  await app.register(revisionsApi(options.service));
-  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger });
+  // Probes and scrapes arrive every few seconds: request logs only at warn and above.
+  const quiet = { logLevel: 'warn' as const };
+  await app.register(health(options.readiness), quiet);
+  await app.register(metrics(options.metrics), quiet);
+  await app.register(revisionsApi(options.service), quiet);
+  for (const plugin of options.plugins ?? []) await app.register(plugin, quiet);
   return app;
 }

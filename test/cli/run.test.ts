@@ -29,7 +29,7 @@ describe('kpa run --targets: bad files', () => {
   });
 
   it('requires --targets and valid ports', async () => {
-    expect((await runCli(['run'])).stderr).toMatch(/--targets FILE is required/);
+    expect((await runCli(['run'])).stderr).toMatch(/no Kubernetes config.*--targets FILE/);
     expect((await runCli(['run', '--targets', 'x', '--http-port', '70000'])).stderr).toMatch(/--http-port must be a port/);
   });
 });

@@ -1,0 +1,71 @@
+import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { systemClock } from '../clock.js';
+import { DEFAULT_CLASS } from '../k8s/deploymentTarget.js';
+import { KubernetesMode } from '../k8s/kubernetesMode.js';
+import { LeaderElector } from '../k8s/leaderElection.js';
+import type { Logger } from '../log.js';
+import type { Recorder } from '../recording/recorder.js';
+import { type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
+
+export interface KubernetesRunOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  host?: string;
+  httpPort: number;
+  statsPort: number;
+  recorder?: Recorder;
+  namespaces: string[];
+  classValue?: string;
+  dryRun: boolean;
+  /** Defaults from the downward API (POD_NAME, POD_NAMESPACE). */
+  identity?: string;
+  ownNamespace?: string;
+  leaderElection?: boolean;
+  leaseDurationSeconds?: number;
+  renewDeadlineSeconds?: number;
+  retryPeriodSeconds?: number;
+}
+
+/** A running in-cluster autoscaler: the service, the Kubernetes adapter and the elector. */
+export interface KubernetesRun {
+  live: LiveAutoscaler;
+  mode: KubernetesMode;
+  elector: LeaderElector | null;
+  close(): Promise<void>;
+}
+
+/**
+ * `kpa run` with in-cluster config or KUBECONFIG: the service plus the
+ * Kubernetes adapter, with Lease leader election — followers collect and
+ * decide but do not patch, and report not ready so activators reach the leader.
+ */
+export async function startKubernetesRun(o: KubernetesRunOptions): Promise<KubernetesRun> {
+  const ownNamespace = o.ownNamespace ?? process.env.POD_NAMESPACE ?? 'kpa-system';
+  const identity = o.identity ?? process.env.POD_NAME ?? `kpa-${process.pid}`;
+  const clock = systemClock;
+  const elector = o.leaderElection === false ? null : new LeaderElector({
+    api: o.kubeConfig.makeApiClient(CoordinationV1Api),
+    namespace: ownNamespace, leaseName: 'kpa-leader', identity, clock, logger: o.logger.child({ component: 'leader-election' }),
+    leaseDurationSeconds: o.leaseDurationSeconds, renewDeadlineSeconds: o.renewDeadlineSeconds, retryPeriodSeconds: o.retryPeriodSeconds,
+  });
+  const live = await startLiveAutoscaler({
+    logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder,
+    readiness: () => (!elector || elector.isLeader ? { ready: true } : { ready: false, reason: 'follower: another replica holds the lease' }),
+  });
+  const mode = new KubernetesMode({
+    kubeConfig: o.kubeConfig, service: live.service, clock, logger: o.logger.child({ component: 'kubernetes' }),
+    namespaces: o.namespaces, classValue: o.classValue ?? DEFAULT_CLASS, ownNamespace, dryRun: o.dryRun,
+    isLeader: () => !elector || elector.isLeader,
+  });
+  elector?.start();
+  await mode.start();
+  o.logger.info({ namespaces: o.namespaces.length ? o.namespaces : 'all', dryRun: o.dryRun, identity }, 'kubernetes mode started');
+  return {
+    live, mode, elector,
+    async close() {
+      await mode.stop();
+      await elector?.stop();
+      await live.close();
+    },
+  };
+}

@@ -1,0 +1,242 @@
+import {
+  AppsV1Api, CoreV1Api, type Informer, type KubeConfig, type KubernetesObject, ListWatch, makeInformer, type ObjectCache,
+  type V1ConfigMap, type V1Deployment, type V1Pod, Watch,
+} from '@kubernetes/client-node';
+import type { Clock } from '../clock.js';
+import { autoscalerConfigFromMap } from '../config/autoscalerConfig.js';
+import { ConfigError } from '../config/errors.js';
+import type { RevisionSettings } from '../config/revisionConfig.js';
+import type { Logger } from '../log.js';
+import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
+import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
+import type { AutoscalerService } from '../service/autoscalerService.js';
+import { backoffMs } from './backoff.js';
+import {
+  DeploymentAnnotationError, isOptedIn, metricsPort, readyPodTargets, scaleToZeroWithoutActivator, settingsFor,
+} from './deploymentTarget.js';
+import { ScaleActuator } from './scaleActuator.js';
+
+export interface KubernetesModeOptions {
+  kubeConfig: KubeConfig;
+  service: AutoscalerService;
+  clock: Clock;
+  logger: Logger;
+  /** Namespaces to watch; empty = all. */
+  namespaces: readonly string[];
+  classValue: string;
+  /** Where the config-autoscaler ConfigMap and the Lease live. */
+  ownNamespace: string;
+  configMapName?: string;
+  /** Shadow mode: everything but the patch. */
+  dryRun: boolean;
+  /** Whether this replica may actuate (the leader); always true without leader election. */
+  isLeader: () => boolean;
+}
+
+type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+interface Target {
+  key: RevisionKey;
+  deployment: V1Deployment;
+  settingsJson: string;
+  scaler: RevisionScaler;
+}
+
+/**
+ * kpa as an HPA alternative for plain Deployments: informers (list + watch,
+ * never polling) over opted-in Deployments, their pods and the
+ * config-autoscaler ConfigMap feed the service; each decision goes through
+ * the scaler and, on the leader, to the `/scale` subresource.
+ */
+export class KubernetesMode {
+  private readonly o: KubernetesModeOptions;
+  private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
+  readonly actuator: ScaleActuator;
+  private readonly targets = new Map<string, Target>();
+  private readonly deploymentInformers: Watched<V1Deployment>[] = [];
+  private readonly podInformers: Watched<V1Pod>[] = [];
+  private configInformer: ListWatch<V1ConfigMap> | null = null;
+  /** The last valid config-autoscaler data; an invalid edit leaves it in force. */
+  private configData: Record<string, string> = {};
+  private stopped = false;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(options: KubernetesModeOptions) {
+    this.o = options;
+    this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }));
+  }
+
+  async start(): Promise<void> {
+    const { kubeConfig, namespaces, ownNamespace } = this.o;
+    const configMapName = this.o.configMapName ?? 'config-autoscaler';
+    this.configInformer = new ListWatch<V1ConfigMap>(
+      `/api/v1/namespaces/${ownNamespace}/configmaps`, new Watch(kubeConfig),
+      () => this.core.listNamespacedConfigMap({ namespace: ownNamespace, fieldSelector: `metadata.name=${configMapName}` }),
+      false, undefined, `metadata.name=${configMapName}`,
+    );
+    const scopes = namespaces.length === 0 ? [undefined] : [...namespaces];
+    for (const ns of scopes) {
+      this.deploymentInformers.push(makeInformer(kubeConfig, ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
+        () => (ns ? this.apps.listNamespacedDeployment({ namespace: ns }) : this.apps.listDeploymentForAllNamespaces())));
+      this.podInformers.push(makeInformer(kubeConfig, ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+        () => (ns ? this.core.listNamespacedPod({ namespace: ns }) : this.core.listPodForAllNamespaces())));
+    }
+    this.watchConfig(this.configInformer);
+    for (const inf of this.deploymentInformers) {
+      for (const verb of ['add', 'update'] as const) inf.on(verb, (d) => this.syncDeployment(d));
+      inf.on('delete', (d) => this.dropDeployment(d));
+      this.restartOnError(inf, 'deployments');
+    }
+    for (const inf of this.podInformers) {
+      for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, (p) => this.syncNamespace(p.metadata?.namespace));
+      this.restartOnError(inf, 'pods');
+    }
+    this.unsubscribe = this.o.service.onDecision((key) => this.scale(key));
+    // The ConfigMap first, so Deployments resolve against the cluster's config.
+    await this.startInformer(this.configInformer, 'configmaps');
+    await Promise.all([...this.podInformers, ...this.deploymentInformers].map((inf) => this.startInformer(inf, 'informer')));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.actuator.stop();
+    await Promise.all([this.configInformer, ...this.deploymentInformers, ...this.podInformers].map((inf) => inf?.stop()));
+  }
+
+  private async startInformer(inf: { start(): Promise<void> }, what: string, attempt = 0): Promise<void> {
+    try {
+      await inf.start();
+    } catch (err) {
+      if (this.stopped) return;
+      const wait = backoffMs(attempt);
+      this.o.logger.warn({ what, retryInMs: wait, err: (err as Error).message }, 'informer failed to start; retrying');
+      setTimeout(() => void this.startInformer(inf, what, attempt + 1), wait);
+    }
+  }
+
+  /** client-node informers stop on a watch error other than 410: start them again after a backoff. */
+  private restartOnError(inf: Informer<KubernetesObject>, what: string): void {
+    let attempt = 0;
+    inf.on('connect', () => {
+      attempt = 0;
+    });
+    inf.on('error', (err) => {
+      if (this.stopped) return;
+      const wait = backoffMs(attempt++);
+      this.o.logger.warn({ what, retryInMs: wait, err: (err as Error | undefined)?.message }, 'watch failed; re-listing');
+      setTimeout(() => void this.startInformer(inf, what), wait);
+    });
+  }
+
+  private watchConfig(inf: ListWatch<V1ConfigMap>): void {
+    const apply = (cm: V1ConfigMap): void => {
+      const data = cm.data ?? {};
+      try {
+        autoscalerConfigFromMap(data);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        this.o.logger.error({ key: err.key, value: err.value, rule: err.rule }, `invalid ${cm.metadata?.name} edit rejected, keeping the last good config: ${err.message}`);
+        return;
+      }
+      this.configData = { ...data };
+      this.o.logger.info('config-autoscaler applied');
+      for (const t of this.targets.values()) this.syncDeployment(t.deployment);
+    };
+    inf.on('add', apply);
+    inf.on('update', apply);
+    inf.on('delete', () => {
+      this.configData = {};
+      for (const t of this.targets.values()) this.syncDeployment(t.deployment);
+    });
+    this.restartOnError(inf as unknown as Informer<KubernetesObject>, 'configmaps');
+  }
+
+  private keyOf(d: V1Deployment): RevisionKey {
+    return { namespace: d.metadata?.namespace ?? 'default', name: d.metadata?.name ?? '' };
+  }
+
+  private pods(namespace: string | undefined): V1Pod[] {
+    return this.podInformers.flatMap((inf) => inf.list(namespace));
+  }
+
+  private syncNamespace(namespace: string | undefined): void {
+    for (const t of this.targets.values()) if (t.key.namespace === namespace) this.syncPods(t);
+  }
+
+  private syncPods(t: Target): void {
+    try {
+      this.o.service.setPods(t.key, readyPodTargets(t.deployment, this.pods(t.key.namespace), metricsPort(t.deployment)));
+    } catch (err) {
+      if (!(err instanceof DeploymentAnnotationError)) throw err;
+      this.o.logger.error({ deployment: keyString(t.key), key: err.key }, err.message);
+    }
+  }
+
+  private syncDeployment(d: V1Deployment): void {
+    const key = this.keyOf(d);
+    const k = keyString(key);
+    if (!isOptedIn(d, this.o.classValue)) {
+      if (this.targets.has(k)) this.dropDeployment(d);
+      return;
+    }
+    let settings: RevisionSettings;
+    try {
+      settings = settingsFor(d, this.configData);
+      const json = JSON.stringify(settings);
+      const existing = this.targets.get(k);
+      if (!existing || existing.settingsJson !== json) {
+        const resolved = this.o.service.upsertRevision(key, settings);
+        const spec = scalerSpecFor(resolved);
+        if (existing) {
+          existing.scaler.update(spec);
+          existing.settingsJson = json;
+        } else {
+          this.targets.set(k, { key, deployment: d, settingsJson: json, scaler: new RevisionScaler(spec, this.o.clock.now()) });
+          this.o.logger.info({ deployment: k }, `autoscaling ${k}`);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof ConfigError) && !(err instanceof DeploymentAnnotationError)) throw err;
+      this.o.logger.error({ deployment: k, key: err.key }, `invalid autoscaling settings, ${this.targets.has(k) ? 'keeping the previous ones' : 'not autoscaled'}: ${err.message}`);
+      return;
+    }
+    const target = this.targets.get(k)!;
+    target.deployment = d;
+    this.syncPods(target);
+  }
+
+  private dropDeployment(d: V1Deployment): void {
+    const key = this.keyOf(d);
+    if (this.targets.delete(keyString(key))) {
+      this.o.service.deleteRevision(key);
+      this.o.logger.info({ deployment: keyString(key) }, 'no longer autoscaled');
+    }
+  }
+
+  /** After each decision: the scaler's replicas, applied by the leader unless in shadow mode. */
+  private scale(key: RevisionKey): void {
+    const t = this.targets.get(keyString(key));
+    const autoscaler = this.o.service.scalers.get(key);
+    if (!t || !autoscaler) return;
+    const currentReplicas = t.deployment.spec?.replicas ?? 1;
+    const out = t.scaler.step({
+      now: this.o.clock.now(),
+      desiredScale: autoscaler.desiredScale,
+      readyPods: autoscaler.readyPods,
+      currentReplicas,
+      activatorInPath: this.o.service.activatorSeen(key) || scaleToZeroWithoutActivator(t.deployment),
+    });
+    this.o.service.setScaleStatus(key, { currentReplicas, wantReplicas: out.want, state: out.state, reason: out.reason, dryRun: this.o.dryRun });
+    if (out.replicas === null) return;
+    if (this.o.dryRun) {
+      this.o.logger.info({ deployment: keyString(key), replicas: out.replicas, currentReplicas }, `dry run: would scale to ${out.replicas} (${out.reason})`);
+      return;
+    }
+    if (!this.o.isLeader()) return;
+    this.actuator.apply(key, out.replicas);
+  }
+}

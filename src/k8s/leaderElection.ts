@@ -1,0 +1,144 @@
+import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { statusOf } from './scaleActuator.js';
+
+export interface LeaderElectionOptions {
+  api: CoordinationV1Api;
+  namespace: string;
+  leaseName: string;
+  identity: string;
+  clock: Clock;
+  logger: Logger;
+  /** Seconds; client-go's defaults scaled for a 15 s failover. */
+  leaseDurationSeconds?: number;
+  renewDeadlineSeconds?: number;
+  retryPeriodSeconds?: number;
+  onChange?: (leader: boolean) => void;
+}
+
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, as client-go's
+ * leaderelection: a follower takes the lease once it has seen the same
+ * record for a whole lease duration (its own clock, not the holder's
+ * timestamps, so clock skew does not matter); the leader renews every retry
+ * period and steps down when it could not renew within the renew deadline.
+ */
+export class LeaderElector {
+  private leader = false;
+  private lastRenew = -Infinity;
+  private observedRecord = '';
+  private observedAt = -Infinity;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private readonly o: Required<Omit<LeaderElectionOptions, 'onChange'>> & Pick<LeaderElectionOptions, 'onChange'>;
+
+  constructor(options: LeaderElectionOptions) {
+    // `??` rather than a spread: an option passed as undefined must not erase its default.
+    this.o = {
+      ...options,
+      leaseDurationSeconds: options.leaseDurationSeconds ?? 15,
+      renewDeadlineSeconds: options.renewDeadlineSeconds ?? 10,
+      retryPeriodSeconds: options.retryPeriodSeconds ?? 2,
+    };
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  /**
+   * Stops; a leader releases the lease so a follower takes over at once
+   * (`release: false` stops renewing without releasing, like a crash).
+   */
+  async stop(options: { release?: boolean } = {}): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.leader) {
+      this.setLeader(false);
+      if (options.release !== false) await this.release().catch(() => undefined);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    if (!this.running) return;
+    try {
+      await this.tryAcquireOrRenew();
+    } catch (err) {
+      this.o.logger.warn({ status: statusOf(err), err: (err as Error).message }, 'leader election: lease request failed');
+    }
+    if (this.leader && this.o.clock.now() - this.lastRenew > this.o.renewDeadlineSeconds) {
+      this.o.logger.warn('leader election: could not renew the lease within the renew deadline; stepping down');
+      this.setLeader(false);
+    }
+    if (this.running) this.timer = setTimeout(() => void this.loop(), this.o.retryPeriodSeconds * 1000);
+  }
+
+  private async tryAcquireOrRenew(): Promise<void> {
+    const { api, namespace, leaseName: name, identity, clock } = this.o;
+    const now = clock.now();
+    let lease: V1Lease;
+    try {
+      lease = await api.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+      await api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: this.record(now, 0, now) } });
+      this.renewed(now);
+      return;
+    }
+    const spec = lease.spec ?? {};
+    const recordKey = `${spec.holderIdentity ?? ''}|${String(spec.renewTime ?? '')}|${spec.leaseTransitions ?? 0}`;
+    if (recordKey !== this.observedRecord) {
+      this.observedRecord = recordKey;
+      this.observedAt = now;
+    }
+    const holder = spec.holderIdentity ?? '';
+    if (holder !== '' && holder !== identity && this.observedAt + (spec.leaseDurationSeconds ?? this.o.leaseDurationSeconds) > now) {
+      if (this.leader) this.setLeader(false);
+      return;
+    }
+    const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+    const acquired = holder === identity && spec.acquireTime ? new Date(spec.acquireTime).getTime() / 1000 : now;
+    try {
+      await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: this.record(now, transitions, acquired) } });
+    } catch (err) {
+      if (statusOf(err) === 409) return; // someone else wrote it first; look again next period
+      throw err;
+    }
+    this.renewed(now);
+  }
+
+  private record(now: number, transitions: number, acquired: number) {
+    return {
+      holderIdentity: this.o.identity,
+      leaseDurationSeconds: this.o.leaseDurationSeconds,
+      acquireTime: new Date(acquired * 1000),
+      renewTime: new Date(now * 1000),
+      leaseTransitions: transitions,
+    };
+  }
+
+  private renewed(now: number): void {
+    this.lastRenew = now;
+    if (!this.leader) this.setLeader(true);
+  }
+
+  private setLeader(leader: boolean): void {
+    this.leader = leader;
+    this.o.logger.info({ identity: this.o.identity }, leader ? 'leader election: became the leader' : 'leader election: no longer the leader');
+    this.o.onChange?.(leader);
+  }
+
+  private async release(): Promise<void> {
+    const { api, namespace, leaseName: name, identity } = this.o;
+    const lease = await api.readNamespacedLease({ name, namespace });
+    if (lease.spec?.holderIdentity !== identity) return;
+    await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+  }
+}
