@@ -31,6 +31,8 @@ export interface KubernetesModeOptions {
   dryRun: boolean;
   /** Whether this replica may actuate (the leader); always true without leader election. */
   isLeader: () => boolean;
+  /** How long a scale patch may take before it is retried (default 10 s). */
+  requestTimeoutMs?: number;
 }
 
 type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -66,7 +68,7 @@ export class KubernetesMode {
     this.o = options;
     this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }));
+    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs);
   }
 
   async start(): Promise<void> {

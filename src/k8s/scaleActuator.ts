@@ -3,6 +3,15 @@ import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import { backoffMs, isRetryable } from './backoff.js';
 
+/** Rejects when `promise` has not settled within `ms` (the request may still finish; a retry is idempotent). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export function statusOf(err: unknown): number | undefined {
   const e = err as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } };
   for (const v of [e.code, e.statusCode, e.response?.statusCode]) if (typeof v === 'number') return v;
@@ -22,7 +31,13 @@ export class ScaleActuator {
   /** Patches that succeeded, for tests and the log. */
   applied = 0;
 
-  constructor(private readonly api: AppsV1Api, private readonly logger: Logger, private readonly maxAttempts = 8) {}
+  constructor(
+    private readonly api: AppsV1Api,
+    private readonly logger: Logger,
+    /** A patch with no answer by then counts as failed and is retried. */
+    private readonly requestTimeoutMs = 10_000,
+    private readonly maxAttempts = 8,
+  ) {}
 
   apply(key: RevisionKey, replicas: number): void {
     const k = keyString(key);
@@ -49,10 +64,10 @@ export class ScaleActuator {
   private async patch(key: RevisionKey, replicas: number): Promise<void> {
     for (let attempt = 0; attempt < this.maxAttempts && !this.stopped; attempt++) {
       try {
-        await this.api.patchNamespacedDeploymentScale(
+        await withTimeout(this.api.patchNamespacedDeploymentScale(
           { name: key.name, namespace: key.namespace, body: { spec: { replicas } } },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        ), this.requestTimeoutMs);
         this.applied++;
         this.logger.info({ deployment: keyString(key), replicas }, `scaled ${keyString(key)} to ${replicas}`);
         return;

@@ -94,7 +94,7 @@ async function startMode(options: { dryRun?: boolean; isLeader?: () => boolean }
   live = await startLiveAutoscaler({ logger: silentLogger(), clock, host: '127.0.0.1', httpPort: 0, statsPort: 0, tickIntervalMs: 3_600_000, scrapeIntervalMs: 3_600_000 });
   mode = new KubernetesMode({
     kubeConfig: kubeConfig(), service: live.service, clock, logger: silentLogger(), namespaces: [], classValue: 'kpa.dev',
-    ownNamespace: 'kpa-system', dryRun: options.dryRun ?? false, isLeader: options.isLeader ?? (() => true),
+    ownNamespace: 'kpa-system', dryRun: options.dryRun ?? false, isLeader: options.isLeader ?? (() => true), requestTimeoutMs: 300,
   });
   await mode.start();
 }
@@ -183,16 +183,18 @@ describe('Kubernetes mode against the API test server', () => {
     expect(live.service.snapshot(key)!.spec).toMatchObject({ targetValue: 5, stableWindowSeconds: 6 });
   });
 
-  it('retries injected 5xx and 409 on the scale patch, and survives expired watches', async () => {
+  it('retries injected 5xx, 409 and a timeout on the scale patch, and survives expired watches', async () => {
     api.put('deployments', deployment('flaky'));
     syncPods('flaky');
     await startMode();
     await until(() => live.service.has({ namespace: 'apps', name: 'flaky' }));
     api.fail('deployments', 'PATCH', 500, 1);
     api.fail('deployments', 'PATCH', 409, 1);
+    api.fail('deployments', 'PATCH', 503, 1, 1500); // answers too late: a timeout, retried
     load(35);
     await run(4, 'flaky');
     await until(() => replicasOf('flaky') === 5, 10_000);
+    expect(api.calls.filter((c) => c.verb === 'patch').length).toBeGreaterThanOrEqual(4); // 500, 409, timeout, success
     api.expireWatches(); // informers see 410 and re-list
     api.bookmark();
     api.put('deployments', deployment('late'));
