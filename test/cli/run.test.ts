@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cliHarness.js';
+import { runCli, spawnKpa } from '../helpers/cliHarness.js';
 import { stat } from '../helpers/engine.js';
 import { QueueProxyServer } from '../helpers/queueProxyServer.js';
 
@@ -54,16 +53,8 @@ describe('kpa run --targets: the built binary', () => {
       `    pods: [{name: pod-a, url: "${qp.url('pod-a')}"}]`,
     ].join('\n'));
     const record = join(mkdtempSync(join(tmpdir(), 'kpa-rec-')), 'rec.jsonl');
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'run', '--targets', targets, '--record', record, '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        const m = /"httpPort":(\d+)/.exec(stderr);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', () => reject(new Error(`exited early: ${stderr}`)));
-    });
+    const kpa = await spawnKpa(['run', '--targets', targets, '--record', record, '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0']);
+    const { port } = kpa;
     let desired = -1;
     for (let i = 0; i < 100 && desired < 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -71,11 +62,9 @@ describe('kpa run --targets: the built binary', () => {
       desired = body.desiredScale;
     }
     expect(desired).toBe(5); // 30 concurrent ÷ (10 × 70 %) → 5 pods
-    const started = Date.now();
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const { code, ms } = await kpa.stop('SIGINT');
     expect(code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(ms).toBeLessThan(5000);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     const replay = await runCli(['replay', record]);
     expect(replay.code).toBe(0);

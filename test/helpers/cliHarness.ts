@@ -17,3 +17,35 @@ export async function runCli(argv: string[], stdinText = ''): Promise<{ code: nu
   });
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
+
+/** The built kpa binary, started with `args`, once it has logged its HTTP port. */
+export interface KpaProcess {
+  child: import('node:child_process').ChildProcessWithoutNullStreams;
+  port: number;
+  stderr(): string;
+  /** Sends the signal and resolves with the exit code and how long it took. */
+  stop(signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+}
+
+export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<KpaProcess> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env, stdio: 'pipe' });
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      const m = /"httpPort":(\d+)/.exec(stderr);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', () => reject(new Error(`kpa exited early: ${stderr}`)));
+  });
+  return {
+    child, port, stderr: () => stderr,
+    async stop(signal) {
+      const started = Date.now();
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      child.kill(signal);
+      return { code: await exited, ms: Date.now() - started };
+    },
+  };
+}

@@ -1,5 +1,4 @@
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,8 @@ import { type LiveAutoscaler, startLiveAutoscaler } from '../../src/service/live
 import { stat } from '../helpers/engine.js';
 import { QueueProxyServer } from '../helpers/queueProxyServer.js';
 import { FakeApiServer, type RecordedCall } from './apiServer.js';
+import { spawnKpa } from '../helpers/cliHarness.js';
+import { until } from '../helpers/wait.js';
 
 const allCalls: RecordedCall[] = [];
 let api: FakeApiServer;
@@ -31,14 +32,6 @@ function kubeConfig(): KubeConfig {
     currentContext: 'test',
   });
   return kc;
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function deployment(name: string, annotations: Record<string, string> = {}, replicas = 1) {
@@ -266,20 +259,10 @@ describe('kpa run with KUBECONFIG (the built binary)', () => {
       'users: [{name: u, user: {token: x}}]',
       'contexts: [{name: t, context: {cluster: t, user: u}}]',
     ].join('\n'));
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'run', '--dry-run', '--namespaces', 'apps', '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0'], {
-      env: { ...process.env, KUBECONFIG: kubeconfig, POD_NAME: 'kpa-0', POD_NAMESPACE: 'kpa-system' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        const m = /"httpPort":(\d+)/.exec(stderr);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', () => reject(new Error(`exited early: ${stderr}`)));
-    });
-    const base = `http://127.0.0.1:${port}`;
-    await until(() => stderr.includes('became the leader'));
+    const kpa = await spawnKpa(['run', '--dry-run', '--namespaces', 'apps', '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0'],
+      { ...process.env, KUBECONFIG: kubeconfig, POD_NAME: 'kpa-0', POD_NAMESPACE: 'kpa-system' });
+    const base = `http://127.0.0.1:${kpa.port}`;
+    await until(() => kpa.stderr().includes('became the leader'));
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     let names: string[] = [];
     for (let i = 0; i < 100 && names.length === 0; i++) {
@@ -287,10 +270,9 @@ describe('kpa run with KUBECONFIG (the built binary)', () => {
       names = ((await (await fetch(`${base}/api/revisions`)).json()) as { revisions: { name: string }[] }).revisions.map((r) => r.name);
     }
     expect(names).toEqual(['cli']);
-    const started = Date.now();
-    child.kill('SIGTERM');
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5000);
+    const { code, ms } = await kpa.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
     // Renewing every 2 s (not in a tight loop): a handful of lease calls in the run.
     expect(server.calls.filter((c) => c.resource === 'leases').length).toBeLessThan(20);
     allCalls.push(...server.calls);

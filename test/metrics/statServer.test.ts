@@ -5,19 +5,13 @@ import { StatServer } from '../../src/metrics/statServer.js';
 import type { RevisionStat } from '../../src/metrics/wireStats.js';
 import { silentLogger } from '../../src/log.js';
 import { stat } from '../helpers/engine.js';
+import { until } from '../helpers/wait.js';
 
 let server: StatServer;
 let received: RevisionStat[];
 const url = () => `ws://127.0.0.1:${server.port}`;
 const key = { namespace: 'ns', name: 'rev' };
 
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 beforeEach(async () => {
   received = [];

@@ -7,6 +7,7 @@ import { Recorder } from '../../src/recording/recorder.js';
 import { replayStream } from '../../src/recording/replayStream.js';
 import { type LiveAutoscaler, startLiveAutoscaler } from '../../src/service/liveAutoscaler.js';
 import { stat } from '../helpers/engine.js';
+import { until } from '../helpers/wait.js';
 import { QueueProxyServer } from '../helpers/queueProxyServer.js';
 
 const A = (k: string) => `autoscaling.knative.dev/${k}`;
@@ -29,10 +30,6 @@ async function second(): Promise<void> {
   if (clock.now() % 2 === 0) live.tick();
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error('condition not met in time');
-}
 
 beforeEach(async () => {
   qp = await QueueProxyServer.start();
