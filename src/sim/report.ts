@@ -1,0 +1,54 @@
+/** What `kpa simulate` reports per revision and policy (report.json). */
+export interface PolicyReport {
+  revision: string;
+  policy: string;
+  requests: { total: number; completed: number; failed: number; coldStarts: number };
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  queueMs: { p50: number; p99: number; mean: number };
+  podSeconds: number;
+  pods: { max: number; mean: number };
+  scaleEvents: number;
+  timeInPanicS: number;
+  /** Time-average of requests in the system (Little's law: ≈ arrival rate × mean latency). */
+  inFlightMean: number;
+  /** Latency distribution for charts: [upper bound ms, count]. */
+  latencyHistogram: [number, number][];
+}
+
+export interface SimulationReport {
+  scenario: string;
+  seed: number;
+  durationS: number;
+  results: PolicyReport[];
+}
+
+/** One second of one revision under one policy (timeseries.csv). */
+export interface TimeseriesRow {
+  t: number;
+  revision: string;
+  policy: string;
+  arrivals: number;
+  inFlight: number;
+  readyPods: number;
+  desiredPods: number;
+  stableValue: number | null;
+  panicValue: number | null;
+  panic: boolean;
+  activatorQueue: number;
+}
+
+export const TIMESERIES_COLUMNS = ['t', 'revision', 'policy', 'arrivals', 'inFlight', 'readyPods', 'desiredPods', 'stableValue', 'panicValue', 'panic', 'activatorQueue'] as const;
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function timeseriesCsvLine(row: TimeseriesRow): string {
+  return `${TIMESERIES_COLUMNS.map((c) => cell(row[c])).join(',')}\n`;
+}
+
+export const TIMESERIES_HEADER = `${TIMESERIES_COLUMNS.join(',')}\n`;

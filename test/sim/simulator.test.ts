@@ -1,0 +1,142 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Recorder } from '../../src/recording/recorder.js';
+import { replayStream } from '../../src/recording/replayStream.js';
+import { runScenario } from '../../src/sim/run.js';
+import { parseScenario } from '../../src/sim/scenario.js';
+import type { ScaleResult } from '../../src/decider/decider.js';
+import { runCli } from '../helpers/cliHarness.js';
+
+/** Erlang C: the probability that an arrival waits, for c servers and offered load a = λ/μ. */
+function erlangC(c: number, a: number): number {
+  let sum = 0;
+  let term = 1;
+  for (let k = 0; k < c; k++) {
+    if (k > 0) term *= a / k;
+    sum += term;
+  }
+  const last = (term * a) / c; // a^c / c!
+  const top = (last * c) / (c - a);
+  return top / (sum + top);
+}
+
+describe('queueing theory', () => {
+  it('a fixed pool is an M/M/c queue: mean wait within 5 % of Erlang C', () => {
+    const c = 4;
+    const lambda = 3.2;
+    const mu = 1;
+    const scenario = parseScenario(`
+duration: 60000
+seed: 11
+revisions:
+  - name: mmc
+    containerConcurrency: 1
+    workload: {constant: {rate: ${lambda}}}
+    serviceTime: {exponential: {mean: ${1 / mu}}}
+policies: [{name: fixed, fixed: {replicas: ${c}}}]
+`);
+    const [r] = runScenario(scenario).results;
+    const expectedWaitMs = (erlangC(c, lambda / mu) / (c * mu - lambda)) * 1000;
+    expect(Math.abs(r.queueMs.mean - expectedWaitMs) / expectedWaitMs).toBeLessThan(0.05);
+    // And the mean time in system is wait + 1/μ.
+    expect(Math.abs(r.latencyMs.mean - (expectedWaitMs + 1000 / mu)) / (expectedWaitMs + 1000 / mu)).toBeLessThan(0.03);
+  });
+
+  it("Little's law holds for requests in flight", () => {
+    const scenario = parseScenario(`
+duration: 3600
+seed: 5
+revisions:
+  - name: little
+    containerConcurrency: 4
+    workload: {sine: {mean: 30, amplitude: 20, period: 600}}
+    serviceTime: {lognormal: {mean: 0.3, p99: 2}}
+`);
+    const [r] = runScenario(scenario).results;
+    const lambda = r.requests.completed / scenario.duration;
+    expect(Math.abs(r.inFlightMean - lambda * (r.latencyMs.mean / 1000)) / r.inFlightMean).toBeLessThan(0.02);
+  });
+});
+
+const FLASH = `
+name: flash
+duration: 900
+seed: 42
+revisions:
+  - name: shop
+    containerConcurrency: 10
+    config: {stable-window: 60s, scale-to-zero-grace-period: 10s}
+    workload: {sum: [{onOff: {rate: 20, on: 300, off: 300}}, {spikes: {base: 0, peak: 150, every: 450, duration: 20, start: 100}}]}
+    serviceTime: {lognormal: {mean: 0.2, p99: 1}}
+    pod: {coldStart: {exponential: {mean: 3}}, schedulingDelay: 0.5}
+policies:
+  - {name: kpa, kpa: {}}
+  - {name: hpa, hpa: {target: 7, minReplicas: 1}}
+`;
+
+describe('the simulator and the engine', () => {
+  it('scales to zero, comes back with cold starts, panics on the spike', () => {
+    const [kpa, hpa] = runScenario(parseScenario(FLASH)).results;
+    expect(kpa.requests.total).toBe(hpa.requests.total); // same workload for every policy
+    expect(kpa.requests.coldStarts).toBeGreaterThan(0);
+    expect(kpa.timeInPanicS).toBeGreaterThan(0);
+    expect(kpa.pods.max).toBeGreaterThan(3);
+    expect(kpa.requests.completed + kpa.requests.failed).toBeLessThanOrEqual(kpa.requests.total);
+    expect(hpa.requests.coldStarts).toBe(0); // HPA never goes to zero
+  });
+
+  it('recorded decisions replay identically with kpa replay', async () => {
+    const lines: string[] = [];
+    const decisions: { t: number; result: ScaleResult }[] = [];
+    runScenario(parseScenario(FLASH), { recorder: new Recorder({ write: (l) => void lines.push(l) }), onDecision: (t, result) => decisions.push({ t, result }) });
+    const out = new PassThrough();
+    const replayed: Record<string, unknown>[] = [];
+    out.on('data', (c: Buffer) => replayed.push(...c.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
+    await replayStream(Readable.from([lines.join('')]), out);
+    expect(replayed).toHaveLength(decisions.length);
+    replayed.forEach((r, i) => {
+      const d = decisions[i].result;
+      expect(r.t).toBe(decisions[i].t);
+      expect(r.valid).toBe(d.valid);
+      if (d.valid) expect(r).toMatchObject({ desiredPodCount: d.desiredPodCount, panic: d.panic, excessBurstCapacity: d.excessBurstCapacity });
+    });
+  });
+
+  it('a fixed seed gives byte-identical reports', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpa-sim-'));
+    const file = join(dir, 'flash.yaml');
+    writeFileSync(file, FLASH);
+    for (const out of ['a', 'b']) expect((await runCli(['simulate', file, '--out', join(dir, out)])).code).toBe(0);
+    for (const f of ['report.json', 'timeseries.csv', 'report.html']) {
+      expect(readFileSync(join(dir, 'a', f)).equals(readFileSync(join(dir, 'b', f))), f).toBe(true);
+    }
+    const html = readFileSync(join(dir, 'a', 'report.html'), 'utf8');
+    expect(html).toMatch(/<svg/);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained: nothing fetched at view time
+  });
+});
+
+describe('bad scenario files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kpa-bad-'));
+  it.each([
+    { name: 'unknown key', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, replicas: 2}]', error: /revisions\[0\]\.replicas: unknown key/ },
+    { name: 'negative rate', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: -5}}}]', error: /revisions\[0\]\.workload\.constant\.rate: must be ≥ 0/ },
+    { name: 'missing trace file', yaml: 'duration: 60\nrevisions: [{name: a, workload: {trace: {csv: nope.csv}}}]', error: /revisions\[0\]\.workload\.trace\.csv: cannot read trace file .*nope\.csv/ },
+    { name: 'unsorted trace', yaml: 'duration: 60\nrevisions: [{name: a, workload: {trace: {csv: unsorted.csv}}}]', error: /trace\.csv: unsorted\.csv: line 3: .*must be sorted/ },
+    { name: 'bad duration', yaml: 'duration: soon\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]', error: /duration: must be seconds or a duration/ },
+    { name: 'invalid autoscaler config', yaml: 'duration: 60\nrevisions: [{name: a, config: {stable-window: 2s}, workload: {constant: {rate: 1}}}]', error: /revisions\[0\]\.config\.stable-window/ },
+    { name: 'impossible lognormal', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, serviceTime: {lognormal: {mean: 1, p99: 0.5}}}]', error: /serviceTime\.lognormal\.p99/ },
+    { name: 'two workload kinds', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}, ramp: {from: 0, to: 1, start: 0, end: 10}}}]', error: /workload: must have exactly one of/ },
+    { name: 'policy twice', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{kpa: {}}, {kpa: {}}]', error: /policies\[1\]\.name: "kpa" is used twice/ },
+  ])('$name → exit 2 naming the field', async ({ yaml, error }) => {
+    writeFileSync(join(dir, 'unsorted.csv'), 'timestamp\n1.5\n0.5\n');
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, yaml);
+    const { code, stderr } = await runCli(['simulate', file, '--out', join(dir, 'out')]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(error);
+  });
+});
