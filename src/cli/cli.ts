@@ -2,11 +2,13 @@ import { type Command, type CommandContext, UsageError } from './usage.js';
 import { REPLAY_USAGE, replayCommand } from './replayCommand.js';
 import { RUN_USAGE, runCommand } from './runCommand.js';
 import { SIMULATE_USAGE, simulateCommand } from './simulateCommand.js';
+import { SWEEP_USAGE, sweepCommand } from './sweepCommand.js';
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   replay: { run: replayCommand, usage: REPLAY_USAGE },
   run: { run: (ctx) => runCommand(ctx), usage: RUN_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
+  sweep: { run: sweepCommand, usage: SWEEP_USAGE },
 };
 
 function usage(): string {

@@ -1,0 +1,84 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { scatterChart } from '../charts/svg.js';
+import { paretoFront } from '../sim/pareto.js';
+import { loadScenario, ScenarioError } from '../sim/scenario.js';
+import { defaultWorkers, grid, parseParam, runSweep, type SweepResult, SweepParamError } from '../sim/sweep.js';
+import { type CommandContext, UsageError } from './usage.js';
+
+export const SWEEP_USAGE = `kpa sweep SCENARIO --param KEY=v1,v2,… [--param …] --out DIR [--workers N]
+  Runs the scenario's KPA policy for every combination of the parameters
+  (KEY: config.<config-autoscaler key> or annotations.<annotation>, e.g.
+  --param config.stable-window=30s,60s,120s --param annotations.autoscaling.knative.dev/target=5,10)
+  in parallel worker threads, and writes DIR/results.csv, DIR/sweep.json and
+  DIR/index.html with the Pareto fronts of cold starts and p99 latency against pod-seconds.`;
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const csvCell = (v: string | number): string => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+
+function progressBar(ctx: CommandContext, total: number): (done: number) => void {
+  const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
+  return (done) => {
+    if (tty) {
+      const width = 30;
+      const filled = Math.round((done / total) * width);
+      ctx.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`);
+    } else ctx.stderr.write(`sweep: ${done}/${total} runs done\n`);
+  };
+}
+
+export async function sweepCommand(ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: ctx.args, allowPositionals: true,
+    options: { param: { type: 'string', multiple: true }, out: { type: 'string' }, workers: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new UsageError('sweep takes exactly one SCENARIO file');
+  if (!values.out) throw new UsageError('--out DIR is required');
+  let params;
+  try {
+    params = (values.param ?? []).map(parseParam);
+  } catch (err) {
+    if (err instanceof SweepParamError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (params.length === 0) throw new UsageError('at least one --param KEY=v1,v2,… is required');
+  const file = positionals[0];
+  try {
+    loadScenario(file);
+  } catch (err) {
+    if (!(err instanceof ScenarioError)) throw err;
+    ctx.stderr.write(`kpa sweep: ${file}: ${err.message}\n`);
+    return 2;
+  }
+  const runs = grid(params);
+  const workers = values.workers === undefined ? defaultWorkers(runs.length) : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers must be a whole number ≥ 0');
+  const results = await runSweep(file, runs, workers, progressBar(ctx, runs.length));
+  mkdirSync(values.out, { recursive: true });
+  const keys = params.map((p) => p.key);
+  const header = [...keys, 'coldStarts', 'failed', 'p99Ms', 'podSeconds', 'scaleEvents', 'error'];
+  const rows = results.map((r) => [...keys.map((k) => r.params[k]), r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents, r.error ?? '']);
+  writeFileSync(join(values.out, 'results.csv'), `${[header, ...rows].map((row) => row.map(csvCell).join(',')).join('\n')}\n`);
+  writeFileSync(join(values.out, 'sweep.json'), `${JSON.stringify({ scenario: file, params, results }, null, 2)}\n`);
+  writeFileSync(join(values.out, 'index.html'), sweepHtml(file, keys, results));
+  const failed = results.filter((r) => r.error);
+  for (const r of failed) ctx.stderr.write(`kpa sweep: run ${JSON.stringify(r.params)} failed: ${r.error}\n`);
+  ctx.stdout.write(`${results.length - failed.length} of ${results.length} runs done; wrote ${join(values.out, 'index.html')}\n`);
+  return 0;
+}
+
+function sweepHtml(file: string, keys: string[], results: SweepResult[]): string {
+  const ok = results.filter((r) => !r.error);
+  const label = (r: SweepResult) => keys.map((k) => `${k}=${r.params[k]}`).join(', ');
+  const chart = (title: string, y: (r: SweepResult) => number, yLabel: string) => {
+    const front = paretoFront(ok.map((r) => [r.podSeconds, y(r)]));
+    return scatterChart(title, ok.map((r, i) => ({ x: r.podSeconds, y: y(r), label: label(r), front: front.has(i) })), 'pod-seconds', yLabel);
+  };
+  const table = `<table><tr>${[...keys, 'cold starts', 'failed', 'p99 ms', 'pod-seconds', 'scale events', 'error'].map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${
+    results.map((r) => `<tr>${[...keys.map((k) => r.params[k]), r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents, r.error ?? ''].map((v) => `<td>${esc(String(v))}</td>`).join('')}</tr>`).join('')}</table>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>kpa sweep: ${esc(file)}</title><style>body{font:14px sans-serif;margin:24px}` +
+    `table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#f4f4f4}svg{max-width:100%;height:auto}</style></head><body>` +
+    `<h1>kpa sweep: ${esc(file)}</h1><p>Red points are the Pareto front: no other setting is better on both axes.</p>` +
+    `${chart('cold starts vs pod-seconds', (r) => r.coldStarts, 'cold starts')}${chart('p99 latency vs pod-seconds', (r) => r.p99Ms, 'p99 latency (ms)')}${table}</body></html>\n`;
+}
