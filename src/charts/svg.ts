@@ -25,6 +25,19 @@ export interface LineChartSpec {
   bands?: { from: number; to: number; color: string; label: string }[];
 }
 
+/** Max/min of many numbers without spreading them into arguments (charts hold 100k+ points). */
+function maxOf(values: Iterable<number>, start: number): number {
+  let m = start;
+  for (const v of values) if (v > m) m = v;
+  return m;
+}
+
+function minOf(values: Iterable<number>, start: number): number {
+  let m = start;
+  for (const v of values) if (v < m) m = v;
+  return m;
+}
+
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f = (x: number): string => (Math.round(x * 10) / 10).toFixed(1);
 
@@ -75,10 +88,12 @@ export function lineChart(spec: LineChartSpec): string {
   const m = { left: 60, right: spec.rightLabel ? 60 : 20, top: 40, bottom: 60 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
-  const all = spec.series.flatMap((s) => s.points);
-  const xMax = Math.max(1, ...all.map((p) => p[0]));
-  const xMin = Math.min(xMax - 1, ...all.map((p) => p[0]));
-  const yMax = (right: boolean) => Math.max(0, ...spec.series.filter((s) => Boolean(s.right) === right).flatMap((s) => s.points.map((p) => p[1])));
+  const xs = function* () { for (const s of spec.series) for (const p of s.points) yield p[0]; };
+  const xMax = maxOf(xs(), 1);
+  const xMin = Math.min(0, minOf(xs(), xMax - 1));
+  const yMax = (right: boolean) => maxOf((function* () {
+    for (const s of spec.series) if (Boolean(s.right) === right) for (const p of s.points) yield p[1];
+  })(), 0);
   const leftTicks = niceTicks(yMax(false));
   const rightTicks = niceTicks(yMax(true));
   const X = (x: number) => m.left + ((x - xMin) / (xMax - xMin)) * w;
@@ -129,7 +144,7 @@ export function histogramChart(title: string, buckets: readonly (readonly [numbe
   const hi = Math.log10(buckets[buckets.length - 1][0]) + 1e-9;
   const bins = new Array<number>(60).fill(0);
   for (const [x, n] of buckets) bins[Math.min(59, Math.floor(((Math.log10(Math.max(1e-3, x)) - lo) / Math.max(1e-9, hi - lo)) * 60))] += n;
-  const ticks = niceTicks(Math.max(...bins));
+  const ticks = niceTicks(maxOf(bins, 0));
   const top = ticks[ticks.length - 1];
   bins.forEach((n, i) => {
     if (n === 0) return;
@@ -154,8 +169,8 @@ export function scatterChart(title: string, points: readonly ScatterPoint[], xLa
   const m = { left: 60, right: 20, top: 40, bottom: 50 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
-  const xt = niceTicks(Math.max(0, ...points.map((p) => p.x)));
-  const yt = niceTicks(Math.max(0, ...points.map((p) => p.y)));
+  const xt = niceTicks(maxOf(points.map((p) => p.x), 0));
+  const yt = niceTicks(maxOf(points.map((p) => p.y), 0));
   const X = (x: number) => m.left + (x / xt[xt.length - 1]) * w;
   const Y = (y: number) => m.top + h - (y / yt[yt.length - 1]) * h;
   const parts = [`<text class="title" x="${m.left}" y="22">${esc(title)}</text>`];
