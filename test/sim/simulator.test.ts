@@ -140,3 +140,13 @@ describe('bad scenario files', () => {
     expect(stderr).toMatch(error);
   });
 });
+
+describe('the bundled scenarios', () => {
+  it.each(['steady', 'diurnal-day', 'flash-crowd', 'on-off-batch', 'azure-trace'])('simulations/%s.yaml is valid', async (name) => {
+    const { loadScenario } = await import('../../src/sim/scenario.js');
+    const scenario = loadScenario(`simulations/${name}.yaml`);
+    expect(scenario.revisions.length).toBeGreaterThan(0);
+    const report = JSON.parse(readFileSync(`simulations/reports/${name}/report.json`, 'utf8')) as { results: { policy: string }[] };
+    expect(report.results.map((r) => r.policy)).toEqual(expect.arrayContaining(scenario.policies.map((p) => p.name)));
+  });
+});
