@@ -8,8 +8,8 @@ import { ConfigError } from '../config/errors.js';
 import type { RevisionSettings } from '../config/revisionConfig.js';
 import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
-import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
+import { ScalingDriver } from '../service/scalingDriver.js';
 import { backoffMs } from './backoff.js';
 import {
   DeploymentAnnotationError, isOptedIn, metricsPort, readyPodTargets, scaleToZeroWithoutActivator, settingsFor,
@@ -41,7 +41,6 @@ interface Target {
   key: RevisionKey;
   deployment: V1Deployment;
   settingsJson: string;
-  scaler: RevisionScaler;
 }
 
 /**
@@ -62,7 +61,7 @@ export class KubernetesMode {
   /** The last valid config-autoscaler data; an invalid edit leaves it in force. */
   private configData: Record<string, string> = {};
   private stopped = false;
-  private unsubscribe: (() => void) | null = null;
+  private driver: ScalingDriver | null = null;
 
   constructor(options: KubernetesModeOptions) {
     this.o = options;
@@ -96,7 +95,17 @@ export class KubernetesMode {
       for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, (p) => this.syncNamespace(p.metadata?.namespace));
       this.restartOnError(inf, 'pods');
     }
-    this.unsubscribe = this.o.service.onDecision((key) => this.scale(key));
+    this.driver = new ScalingDriver({
+      service: this.o.service, clock: this.o.clock, logger: this.o.logger, dryRun: this.o.dryRun, mayActuate: this.o.isLeader,
+      actuator: {
+        currentReplicas: (key) => this.targets.get(keyString(key))?.deployment.spec?.replicas ?? 1,
+        apply: (key, replicas) => this.actuator.apply(key, replicas),
+        activatorInPath: (key) => {
+          const t = this.targets.get(keyString(key));
+          return this.o.service.activatorSeen(key) || (t !== undefined && scaleToZeroWithoutActivator(t.deployment));
+        },
+      },
+    });
     // The ConfigMap first, so Deployments resolve against the cluster's config.
     await this.startInformer(this.configInformer, 'configmaps');
     await Promise.all([...this.podInformers, ...this.deploymentInformers].map((inf) => this.startInformer(inf, 'informer')));
@@ -104,7 +113,7 @@ export class KubernetesMode {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unsubscribe?.();
+    this.driver?.stop();
     this.actuator.stop();
     await Promise.all([this.configInformer, ...this.deploymentInformers, ...this.podInformers].map((inf) => inf?.stop()));
   }
@@ -192,12 +201,10 @@ export class KubernetesMode {
       const existing = this.targets.get(k);
       if (!existing || existing.settingsJson !== json) {
         const resolved = this.o.service.upsertRevision(key, settings);
-        const spec = scalerSpecFor(resolved);
-        if (existing) {
-          existing.scaler.update(spec);
-          existing.settingsJson = json;
-        } else {
-          this.targets.set(k, { key, deployment: d, settingsJson: json, scaler: new RevisionScaler(spec, this.o.clock.now()) });
+        this.driver?.track(key, resolved);
+        if (existing) existing.settingsJson = json;
+        else {
+          this.targets.set(k, { key, deployment: d, settingsJson: json });
           this.o.logger.info({ deployment: k }, `autoscaling ${k}`);
         }
       }
@@ -215,30 +222,8 @@ export class KubernetesMode {
     const key = this.keyOf(d);
     if (this.targets.delete(keyString(key))) {
       this.o.service.deleteRevision(key);
+      this.driver?.forget(key);
       this.o.logger.info({ deployment: keyString(key) }, 'no longer autoscaled');
     }
-  }
-
-  /** After each decision: the scaler's replicas, applied by the leader unless in shadow mode. */
-  private scale(key: RevisionKey): void {
-    const t = this.targets.get(keyString(key));
-    const autoscaler = this.o.service.scalers.get(key);
-    if (!t || !autoscaler) return;
-    const currentReplicas = t.deployment.spec?.replicas ?? 1;
-    const out = t.scaler.step({
-      now: this.o.clock.now(),
-      desiredScale: autoscaler.desiredScale,
-      readyPods: autoscaler.readyPods,
-      currentReplicas,
-      activatorInPath: this.o.service.activatorSeen(key) || scaleToZeroWithoutActivator(t.deployment),
-    });
-    this.o.service.setScaleStatus(key, { currentReplicas, wantReplicas: out.want, state: out.state, reason: out.reason, dryRun: this.o.dryRun });
-    if (out.replicas === null) return;
-    if (this.o.dryRun) {
-      this.o.logger.info({ deployment: keyString(key), replicas: out.replicas, currentReplicas }, `dry run: would scale to ${out.replicas} (${out.reason})`);
-      return;
-    }
-    if (!this.o.isLeader()) return;
-    this.actuator.apply(key, out.replicas);
   }
 }

@@ -1,0 +1,76 @@
+import type { Clock } from '../clock.js';
+import type { ResolvedRevision } from '../config/revisionConfig.js';
+import type { Logger } from '../log.js';
+import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
+import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
+import type { AutoscalerService } from './autoscalerService.js';
+
+/** Where replicas go: the Kubernetes scale subresource, or the embedded demo's simulated deployments. */
+export interface Actuator {
+  /** The target's replicas as last observed. */
+  currentReplicas(key: RevisionKey): number;
+  apply(key: RevisionKey, replicas: number): void;
+  /** Whether something can bring the target back from zero (an activator in the path, or an explicit opt-in). */
+  activatorInPath(key: RevisionKey): boolean;
+}
+
+export interface ScalingDriverOptions {
+  service: AutoscalerService;
+  actuator: Actuator;
+  clock: Clock;
+  logger: Logger;
+  /** Shadow mode: report what would be applied, apply nothing. */
+  dryRun?: boolean;
+  /** Whether this replica may actuate (the leader). */
+  mayActuate?: () => boolean;
+}
+
+/**
+ * After each decision, runs the revision's scaler (bounds, scale to zero)
+ * and hands changed replica counts to the actuator; the outcome is shown in
+ * the service's API. Shared by Kubernetes mode and the embedded demo.
+ */
+export class ScalingDriver {
+  private readonly scalers = new Map<string, RevisionScaler>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly o: ScalingDriverOptions) {
+    this.unsubscribe = o.service.onDecision((key) => this.scale(key));
+  }
+
+  /** Creates or updates a revision's scaler from its resolved spec. */
+  track(key: RevisionKey, resolved: ResolvedRevision): void {
+    const spec = scalerSpecFor(resolved);
+    const existing = this.scalers.get(keyString(key));
+    if (existing) existing.update(spec);
+    else this.scalers.set(keyString(key), new RevisionScaler(spec, this.o.clock.now()));
+  }
+
+  forget(key: RevisionKey): void {
+    this.scalers.delete(keyString(key));
+  }
+
+  stop(): void {
+    this.unsubscribe();
+  }
+
+  private scale(key: RevisionKey): void {
+    const scaler = this.scalers.get(keyString(key));
+    const autoscaler = this.o.service.scalers.get(key);
+    if (!scaler || !autoscaler) return;
+    const { actuator, dryRun = false } = this.o;
+    const currentReplicas = actuator.currentReplicas(key);
+    const out = scaler.step({
+      now: this.o.clock.now(), desiredScale: autoscaler.desiredScale, readyPods: autoscaler.readyPods,
+      currentReplicas, activatorInPath: actuator.activatorInPath(key),
+    });
+    this.o.service.setScaleStatus(key, { currentReplicas, wantReplicas: out.want, state: out.state, reason: out.reason, dryRun });
+    if (out.replicas === null) return;
+    if (dryRun) {
+      this.o.logger.info({ revision: keyString(key), replicas: out.replicas, currentReplicas }, `dry run: would scale to ${out.replicas} (${out.reason})`);
+      return;
+    }
+    if (this.o.mayActuate?.() === false) return;
+    actuator.apply(key, out.replicas);
+  }
+}
