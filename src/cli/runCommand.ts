@@ -6,11 +6,17 @@ import { DEFAULT_HTTP_PORT, DEFAULT_STATS_PORT, type LiveAutoscaler, startLiveAu
 import { parseTargetsFile, TargetsFileError } from '../service/targetsFile.js';
 import { loadKubeConfig } from '../k8s/kubeConfig.js';
 import { startKubernetesRun } from './runKubernetes.js';
+import { startEmbeddedRun } from './runEmbedded.js';
+import { ScenarioError } from '../sim/scenario.js';
 import { type CommandContext, UsageError } from './usage.js';
 
-export const RUN_USAGE = `kpa run [--targets FILE] [--record FILE] [--http-port N] [--stats-port N] [--host ADDR]
+export const RUN_USAGE = `kpa run [--targets FILE | --embedded [SCENARIO]] [--record FILE] [--http-port N] [--stats-port N] [--host ADDR]
         [--namespaces a,b] [--class VALUE] [--dry-run]
-  Runs the autoscaler service. In a pod (in-cluster config) or with KUBECONFIG
+  Runs the autoscaler service, with its dashboard at / on the HTTP port.
+  With --embedded, or when there is no Kubernetes config and no --targets, it
+  also starts a demo cluster on 127.0.0.1 (simulated pods serving queue-proxy
+  metrics, an activator on the stats websocket, a load generator; SCENARIO
+  replaces the built-in demo). In a pod (in-cluster config) or with KUBECONFIG
   set, it autoscales Deployments annotated autoscaling.knative.dev/class: kpa.dev
   (--class) in all namespaces or --namespaces, with leader election; --dry-run
   reports what it would apply without patching. With --targets, a static list of revisions and
@@ -39,7 +45,7 @@ export interface RunHooks {
 }
 
 export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: ctx.args,
     options: {
       targets: { type: 'string' },
@@ -50,8 +56,12 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
       namespaces: { type: 'string' },
       class: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      embedded: { type: 'boolean' },
     },
+    allowPositionals: true,
   });
+  if (positionals.length > 0 && !values.embedded) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (positionals.length > 1) throw new UsageError('--embedded takes at most one SCENARIO file');
   const httpPort = port(values['http-port'], DEFAULT_HTTP_PORT, '--http-port');
   const statsPort = port(values['stats-port'], DEFAULT_STATS_PORT, '--stats-port');
   const logger = hooks.logger ?? createLogger();
@@ -68,32 +78,67 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     if (stream) await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
   };
 
-  if (values.targets === undefined) {
-    const kubeConfig = loadKubeConfig();
-    if (!kubeConfig) throw new UsageError('no Kubernetes config (not in a pod, KUBECONFIG unset): give --targets FILE');
-    openRecording();
-    const run = await startKubernetesRun({
-      kubeConfig, logger, host: values.host, httpPort, statsPort, recorder, dryRun: values['dry-run'] ?? false,
-      namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
-    });
+  /** Every mode: report the service up, wait for Ctrl-C, stop everything, flush the recording. */
+  const serveUntilStopped = async (run: { live: LiveAutoscaler; close(): Promise<void> }): Promise<number> => {
     hooks.onStarted?.(run.live);
     await stopped(ctx.stopSignal);
     logger.info('stopping');
     await run.close();
     await closeRecording();
     return 0;
+  };
+
+  const kubeConfig = values.targets === undefined && !values.embedded ? loadKubeConfig() : null;
+  if (values.targets === undefined && (values.embedded || !kubeConfig)) {
+    let run;
+    try {
+      openRecording();
+      run = await startEmbeddedRun({
+        logger, host: values.host ?? '127.0.0.1', httpPort, statsPort, recorder, scenarioFile: positionals[0],
+      });
+    } catch (err) {
+      if (err instanceof ScenarioError) {
+        ctx.stderr.write(`kpa run: ${positionals[0]}: ${err.message}\n`);
+        return 2;
+      }
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        ctx.stderr.write(`kpa run: ${(err as Error).message}: another process uses the port; pick others with --http-port/--stats-port (0 = any free port)\n`);
+        return 2;
+      }
+      throw err;
+    }
+    const host = values.host && values.host !== '0.0.0.0' ? values.host : '127.0.0.1';
+    ctx.stdout.write([
+      'kpa is running with an embedded demo cluster (no Kubernetes needed):',
+      `  dashboard  http://${host}:${run.live.httpPort}/`,
+      `  metrics    http://${host}:${run.live.httpPort}/metrics`,
+      `  API        http://${host}:${run.live.httpPort}/api/revisions`,
+      `  activator stats websocket: ws://${host}:${run.live.statsPort}/`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'));
+    return serveUntilStopped(run);
+  }
+  const targetsFile = values.targets;
+  if (targetsFile === undefined) {
+    openRecording();
+    const run = await startKubernetesRun({
+      kubeConfig: kubeConfig!, logger, host: values.host, httpPort, statsPort, recorder, dryRun: values['dry-run'] ?? false,
+      namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
+    });
+    return serveUntilStopped(run);
   }
   let targets;
   try {
-    targets = parseTargetsFile(readFileSync(values.targets, 'utf8'));
+    targets = parseTargetsFile(readFileSync(targetsFile, 'utf8'));
   } catch (err) {
     if (err instanceof TargetsFileError) {
-      ctx.stderr.write(`kpa run: ${values.targets}: ${err.message}\n`);
+      ctx.stderr.write(`kpa run: ${targetsFile}: ${err.message}\n`);
       return 2;
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
-      ctx.stderr.write(`kpa run: cannot read ${values.targets}: ${e.message}\n`);
+      ctx.stderr.write(`kpa run: cannot read ${targetsFile}: ${e.message}\n`);
       return 2;
     }
     throw err;
@@ -106,11 +151,5 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     autoscaler.service.setPods(target.key, target.pods);
   }
   logger.info({ revisions: targets.length }, 'targets mode: decisions are logged and served, not applied');
-  hooks.onStarted?.(autoscaler);
-
-  await stopped(ctx.stopSignal);
-  logger.info('stopping');
-  await autoscaler.close();
-  await closeRecording();
-  return 0;
+  return serveUntilStopped({ live: autoscaler, close: () => autoscaler.close() });
 }

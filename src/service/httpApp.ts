@@ -24,7 +24,8 @@ const metrics = (serviceMetrics: ServiceMetrics): FastifyPluginAsync => async (a
 /** Kubernetes object names (DNS-1123 labels/subdomains); anything else is a 400 naming the field. */
 const NAME_PATTERN = '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$';
 
-function publicSnapshot(s: RevisionSnapshot) {
+/** A revision as the API and the dashboard stream show it: the latest decision flattened with its explanation. */
+export function publicSnapshot(s: RevisionSnapshot) {
   const latest = s.latest ? { t: s.latest.t, ...s.latest.result, explanation: s.latest.explanation } : null;
   return { ...s, latest };
 }

@@ -6,6 +6,7 @@ import { RevisionScraper } from '../metrics/scraper.js';
 import { ScrapeLoop } from '../metrics/scrapeLoop.js';
 import { StatServer } from '../metrics/statServer.js';
 import type { Recorder } from '../recording/recorder.js';
+import { dashboardPlugin } from '../dashboard/plugin.js';
 import { AutoscalerService } from './autoscalerService.js';
 import { buildHttpApp, type ReadinessGate } from './httpApp.js';
 import { ServiceMetrics } from './promMetrics.js';
@@ -89,7 +90,8 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
     if (!listening) return { ready: false, reason: 'starting' };
     return options.readiness?.() ?? { ready: true };
   };
-  const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: options.plugins });
+  // The dashboard is served in every mode.
+  const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: [dashboardPlugin(service), ...(options.plugins ?? [])] });
   app.addHook('onRequest', async (req) => {
     if (req.url === '/metrics') syncDecodeErrors();
   });

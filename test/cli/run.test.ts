@@ -27,8 +27,8 @@ describe('kpa run --targets: bad files', () => {
     expect(stderr).toMatch(error);
   });
 
-  it('requires --targets and valid ports', async () => {
-    expect((await runCli(['run'])).stderr).toMatch(/no Kubernetes config.*--targets FILE/);
+  it('rejects stray arguments and bad ports', async () => {
+    expect((await runCli(['run', 'stray'])).stderr).toMatch(/unexpected argument "stray"/);
     expect((await runCli(['run', '--targets', 'x', '--http-port', '70000'])).stderr).toMatch(/--http-port must be a port/);
   });
 });

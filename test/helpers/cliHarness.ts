@@ -25,6 +25,8 @@ export interface KpaProcess {
   stderr(): string;
   /** Sends the signal and resolves with the exit code and how long it took. */
   stop(signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+  /** Cleanup for `finally`: SIGKILL if it is still running. */
+  kill(): void;
 }
 
 export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<KpaProcess> {
@@ -32,12 +34,22 @@ export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.
   const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env, stdio: 'pipe' });
   let stderr = '';
   const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kpa did not start within 20 s: ${stderr}`));
+    }, 20_000);
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
       const m = /"httpPort":(\d+)/.exec(stderr);
-      if (m) resolve(Number(m[1]));
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
     });
-    child.once('exit', () => reject(new Error(`kpa exited early: ${stderr}`)));
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`kpa exited early: ${stderr}`));
+    });
   });
   return {
     child, port, stderr: () => stderr,
@@ -46,6 +58,9 @@ export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.
       const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
       child.kill(signal);
       return { code: await exited, ms: Date.now() - started };
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
 }

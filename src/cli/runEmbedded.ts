@@ -1,0 +1,44 @@
+import { systemClock } from '../clock.js';
+import { EmbeddedCluster } from '../embedded/embeddedCluster.js';
+import { DEMO_SCENARIO } from '../embedded/demoScenario.js';
+import type { Logger } from '../log.js';
+import type { Recorder } from '../recording/recorder.js';
+import { type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
+import { loadScenario, parseScenario, type Scenario } from '../sim/scenario.js';
+
+export interface EmbeddedRunOptions {
+  logger: Logger;
+  host: string;
+  httpPort: number;
+  statsPort: number;
+  recorder?: Recorder;
+  /** A scenario file to run instead of the built-in demo (its policies are ignored: the service decides). */
+  scenarioFile?: string;
+}
+
+export interface EmbeddedRun {
+  live: LiveAutoscaler;
+  cluster: EmbeddedCluster;
+  close(): Promise<void>;
+}
+
+export function embeddedScenario(file?: string): Scenario {
+  return file ? loadScenario(file) : parseScenario(DEMO_SCENARIO, 'embedded-demo.yaml');
+}
+
+/** `npm start`: the real service plus the embedded demo cluster on 127.0.0.1. */
+export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<EmbeddedRun> {
+  const scenario = embeddedScenario(o.scenarioFile);
+  const live = await startLiveAutoscaler({ logger: o.logger, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder });
+  const statsHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
+  const cluster = await EmbeddedCluster.start({
+    scenario, service: live.service, statsUrl: `ws://${statsHost}:${live.statsPort}`, clock: systemClock, logger: o.logger.child({ component: 'embedded' }),
+  });
+  return {
+    live, cluster,
+    async close() {
+      await cluster.close();
+      await live.close();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/// <reference lib="dom" />
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddedRun, startEmbeddedRun } from '../../src/cli/runEmbedded.js';
+import { silentLogger } from '../../src/log.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+let run: EmbeddedRun;
+
+beforeAll(async () => {
+  run = await startEmbeddedRun({ logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0 });
+});
+afterAll(async () => {
+  await run?.close();
+});
+
+describe('dashboard in headless Chromium', () => {
+  it('renders live charts for every revision and saves the README screenshot', async () => {
+    // Installed by test/browser/ensure-chromium.sh (npm's pretest step).
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run test/browser/ensure-chromium.sh`).toBe(true);
+    // launch() gives Chromium a fresh, empty profile of its own each time.
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(`http://127.0.0.1:${run.live.httpPort}/`);
+      await page.waitForSelector('#status:text-matches("live")');
+      // Three revision cards, each with two uPlot canvases fed by several updates.
+      await page.waitForFunction(() => document.querySelectorAll('.card canvas').length >= 6 && Number(document.body.dataset.updates ?? 0) >= 4, undefined, { timeout: 20_000 });
+      // Wait for the flash crowd to panic and scale up, so the screenshot shows the autoscaler at work.
+      await page.waitForFunction(() => {
+        const card = document.querySelector('.card[data-revision="default/flash-crowd"]');
+        return card?.querySelector('.badge.mode')?.textContent === 'PANIC' && /^([4-9]|\d\d+) ready/.test(card.querySelector('.badge.pods')?.textContent ?? '');
+      }, undefined, { timeout: 45_000 });
+      await page.waitForTimeout(3000);
+      const points = await page.$$eval('.card', (cards) => cards.map((c) => Number((c as HTMLElement).dataset.points)));
+      expect(points.every((n) => n >= 4)).toBe(true);
+      expect(await page.$$eval('.log div', (lines) => lines.length)).toBeGreaterThan(0);
+      await page.screenshot({ path: 'docs/dashboard.png', fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
+});

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs Debian's chromium for the browser test (test/browser/) when it is missing.
+# Runs as npm's pretest step, so `npm test` (and CI) need nothing installed by hand.
+set -eu
+[ -x /usr/bin/chromium ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-chromium: /usr/bin/chromium is missing and this user cannot apt-get install it; the browser test will fail" >&2
+  exit 0
+fi
+echo "ensure-chromium: installing Debian's chromium for the browser test…" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null 2>&1 || true
+apt-get install -y -qq --no-install-recommends chromium >/dev/null

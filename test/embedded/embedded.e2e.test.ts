@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { spawnKpa } from '../helpers/cliHarness.js';
+import { until } from '../helpers/wait.js';
+
+interface Revision {
+  name: string;
+  readyPods: number;
+  latest: { valid: boolean; panic?: boolean } | null;
+  scale: { state: string; wantReplicas: number } | null;
+}
+
+// The front door: `npm start` runs `kpa run`, which with no cluster starts the embedded demo.
+describe('kpa run with the embedded demo (what npm start runs)', () => {
+  it('panics the flash crowd up, takes the idle revision to zero and back, and stops on SIGINT', async () => {
+    const kpa = await spawnKpa(['run', '--http-port', '0', '--stats-port', '0'], { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' });
+    try {
+      const base = `http://127.0.0.1:${kpa.port}`;
+      const revisions = async (): Promise<Map<string, Revision>> => {
+        const body = (await (await fetch(`${base}/api/revisions`)).json()) as { revisions: Revision[] };
+        return new Map(body.revisions.map((r) => [r.name, r]));
+      };
+      let state = await revisions();
+      expect([...state.keys()].sort()).toEqual(['diurnal', 'flash-crowd', 'idle-burst']);
+      const poll = async (cond: (s: Map<string, Revision>) => boolean, ms: number): Promise<void> => {
+        const end = Date.now() + ms;
+        for (;;) {
+          state = await revisions();
+          if (cond(state)) return;
+          if (Date.now() > end) throw new Error(`not reached: ${JSON.stringify([...state.values()].map((r) => [r.name, r.readyPods, r.scale]))}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      };
+      // The flash crowd (from t = 10 s) panics and scales up.
+      await poll((s) => s.get('flash-crowd')!.latest?.panic === true && s.get('flash-crowd')!.readyPods > 3, 40_000);
+      // The idle revision goes to zero after its traffic stops (t = 10 s) …
+      await poll((s) => s.get('idle-burst')!.readyPods === 0 && s.get('idle-burst')!.scale?.state === 'inactive', 40_000);
+      // … and comes back when traffic returns (t = 35 s), through the activator.
+      await poll((s) => s.get('idle-burst')!.readyPods > 0, 30_000);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/kpa_stats_received_total\{source="activator"\} [1-9]/);
+      expect(metrics).toMatch(/kpa_stats_received_total\{source="scraper"\} [1-9]/);
+      const { code, ms } = await kpa.stop('SIGINT');
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(5000);
+      await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+    } finally {
+      kpa.kill();
+    }
+  }, 120_000);
+
+  it('stops on SIGTERM within 5 s', async () => {
+    const kpa = await spawnKpa(['run', '--embedded', '--http-port', '0', '--stats-port', '0']);
+    try {
+      await until(() => kpa.stderr().includes('"desiredPods"'), 10_000);
+      const { code, ms } = await kpa.stop('SIGTERM');
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(5000);
+    } finally {
+      kpa.kill();
+    }
+  });
+});
