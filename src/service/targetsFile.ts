@@ -3,6 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import { resolveRevision, type RevisionSettings } from '../config/revisionConfig.js';
 import type { RevisionKey } from '../metrics/revisionKey.js';
 import type { PodTarget } from '../metrics/scraper.js';
+import { toStringMap } from '../config/stringMap.js';
 
 /** A revision of a `--targets` file: its settings and the pod metric URLs to scrape. */
 export interface StaticTarget {
@@ -37,18 +38,7 @@ function str(obj: Obj, field: string, path: string): string {
   return v;
 }
 
-/** Maps of strings; YAML numbers and booleans are accepted and kept as the text a ConfigMap would hold. */
-function stringMap(v: unknown, path: string): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (!isObject(v)) throw new TargetsFileError(path, 'must be a map of strings');
-  const out: Record<string, string> = {};
-  for (const [k, value] of Object.entries(v)) {
-    if (typeof value === 'string') out[k] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') out[k] = String(value);
-    else throw new TargetsFileError(`${path}.${k}`, 'must be a string');
-  }
-  return out;
-}
+const stringMap = (v: unknown, path: string) => toStringMap(v, path, (p, m) => new TargetsFileError(p, m));
 
 function pod(v: unknown, path: string): PodTarget {
   if (!isObject(v)) throw new TargetsFileError(path, 'must be a map with name and url');

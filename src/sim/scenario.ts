@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config/errors.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { resolveRevision, type RevisionSettings } from '../config/revisionConfig.js';
+import { toStringMap } from '../config/stringMap.js';
 import { type DistributionSpec, lognormalParameters } from './distribution.js';
 import { Random } from './random.js';
 import { parseAzureTrace, parseTimestampCsv, TraceError } from './traces.js';
@@ -86,17 +87,7 @@ function seconds(v: unknown, path: string, positive = false): number {
   return s;
 }
 
-function strings(v: unknown, path: string): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (!isObj(v)) throw new ScenarioError(path, 'must be a map of strings');
-  const out: Record<string, string> = {};
-  for (const [k, value] of Object.entries(v)) {
-    if (typeof value === 'string') out[k] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') out[k] = String(value);
-    else throw new ScenarioError(`${path}.${k}`, 'must be a string');
-  }
-  return out;
-}
+const strings = (v: unknown, path: string) => toStringMap(v, path, (p, m) => new ScenarioError(p, m));
 
 function oneKey(v: unknown, path: string, kinds: readonly string[]): [string, unknown] {
   const o = obj(v, path, kinds);
