@@ -86,9 +86,16 @@ export function statFromPrometheusText(text: string, podName: string): Stat {
   const byName = new Map<string, keyof typeof QUEUE_PROXY_SERIES>(
     Object.entries(QUEUE_PROXY_SERIES).map(([field, series]) => [series, field as keyof typeof QUEUE_PROXY_SERIES]),
   );
+  const seen = new Set<string>();
   for (const sample of parsePrometheusText(text)) {
     const field = byName.get(sample.name);
-    if (field) stat[field] += sample.value;
+    // As Knative's statFromPrometheus: the first sample of each series counts.
+    if (!field || seen.has(field)) continue;
+    seen.add(field);
+    if (!Number.isFinite(sample.value) || sample.value < 0) {
+      throw new PrometheusTextError(0, `${sample.name} must be a finite number ≥ 0, got ${sample.value}`);
+    }
+    stat[field] = sample.value;
   }
   return stat;
 }

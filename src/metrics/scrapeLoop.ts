@@ -59,8 +59,9 @@ export class ScrapeLoop {
   /** One round over every target; resolves when the revisions started in it are done. */
   async runOnce(): Promise<void> {
     const queue = [...this.options.targets()].filter((t) => !this.inFlight.has(keyString(t.key)));
-    const limit = Math.max(1, this.options.concurrency ?? 16);
-    const runners = Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    // The limit counts scrapes still running from earlier rounds (hung pods), so it bounds the total.
+    const limit = Math.max(1, this.options.concurrency ?? 16) - this.inFlight.size;
+    const runners = Array.from({ length: Math.max(0, Math.min(limit, queue.length)) }, async () => {
       for (let target = queue.shift(); target; target = queue.shift()) await this.scrapeOne(target);
     });
     await Promise.all(runners);
@@ -73,7 +74,10 @@ export class ScrapeLoop {
     const started = clock.now();
     try {
       const outcome = await this.options.scraper.scrape(target.pods, started, target.stableWindowSeconds);
-      if (outcome.kind === 'no-pods') return;
+      if (outcome.kind === 'no-pods') {
+        this.lastError.delete(k); // scaled to zero: nothing failed
+        return;
+      }
       const finished = clock.now();
       this.options.onScrapeSeconds?.(finished - started, outcome.kind === 'stat');
       if (outcome.kind === 'error') {

@@ -45,7 +45,8 @@ export function scrapeOrder<P extends ScrapablePod>(pods: readonly P[], now: num
 /**
  * The revision's stat from a sample of its pods (Knative's computeAverages):
  * the sample's sums divided by the sample size and multiplied by all ready
- * pods; process uptime is summed as Knative does (it is not used for scaling).
+ * pods. Like Knative's Stat.add, process uptime is not combined (it is not
+ * used for scaling, and a sum of uptimes means nothing).
  */
 export function aggregateScrapedStats(sampled: readonly Stat[], readyPods: number): Stat {
   const total = emptyStat(SCRAPER_POD_NAME);
@@ -54,7 +55,6 @@ export function aggregateScrapedStats(sampled: readonly Stat[], readyPods: numbe
     total.averageProxiedConcurrentRequests += s.averageProxiedConcurrentRequests;
     total.requestCount += s.requestCount;
     total.proxiedRequestCount += s.proxiedRequestCount;
-    total.processUptime += s.processUptime;
   }
   const n = sampled.length;
   if (n === 0) return total;

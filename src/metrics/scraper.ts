@@ -15,8 +15,8 @@ export type ScrapeOutcome =
   | { readonly kind: 'error'; readonly message: string };
 
 export class ScrapeError extends Error {
-  constructor(readonly url: string, message: string) {
-    super(`${url}: ${message}`);
+  constructor(readonly url: string, readonly reason: string) {
+    super(`${url}: ${reason}`);
     this.name = 'ScrapeError';
   }
 }
@@ -96,17 +96,16 @@ export class RevisionScraper {
           results.push(await this.fetchStat(pod, this.timeoutMs));
           return true;
         } catch (err) {
-          failures.push((err as Error).message);
+          // The reason without the pod's URL: the revision's error stays the same from one scrape to the next.
+          failures.push(err instanceof ScrapeError ? err.reason : (err as Error).message);
         }
       }
       return false;
     };
     const done = await Promise.all(Array.from({ length: wanted }, worker));
     if (done.includes(false)) {
-      return {
-        kind: 'error',
-        message: `too many pods failed scraping for meaningful interpolation (${results.length} of ${wanted} needed): ${failures[0] ?? ''}`,
-      };
+      // A stable message (Knative's errPodsExhausted), so the loop logs it once per change, not every second.
+      return { kind: 'error', message: `too many pods failed scraping for meaningful interpolation: ${failures[0] ?? ''}` };
     }
     return { kind: 'stat', stat: aggregateScrapedStats(results, pods.length), sampled: results.length };
   }
