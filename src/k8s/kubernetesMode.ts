@@ -1,7 +1,7 @@
 import {
-  AppsV1Api, CoreV1Api, type Informer, type KubeConfig, type KubernetesObject, ListWatch, makeInformer, type ObjectCache,
-  type V1ConfigMap, type V1Deployment, type V1Pod, Watch,
+  AppsV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, type ListWatch, type V1ConfigMap, type V1Deployment, type V1Pod,
 } from '@kubernetes/client-node';
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import { autoscalerConfigFromMap } from '../config/autoscalerConfig.js';
 import { ConfigError } from '../config/errors.js';
@@ -10,11 +10,12 @@ import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
 import { ScalingDriver } from '../service/scalingDriver.js';
-import { backoffMs } from './backoff.js';
+import { backoffMs, statusOf } from './retry.js';
 import {
   DeploymentAnnotationError, isOptedIn, metricsPort, readyPodTargets, scaleToZeroWithoutActivator, settingsFor,
 } from './deploymentTarget.js';
 import { ScaleActuator } from './scaleActuator.js';
+import { makeResumableInformer } from './watch.js';
 
 export interface KubernetesModeOptions {
   kubeConfig: KubeConfig;
@@ -33,9 +34,12 @@ export interface KubernetesModeOptions {
   isLeader: () => boolean;
   /** How long a scale patch may take before it is retried (default 10 s). */
   requestTimeoutMs?: number;
+  /** Server-side watch timeout (default: client-go's random 5–10 min); tests shorten it. */
+  watchTimeoutSeconds?: () => number;
 }
 
-type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+/** After this long without a watch error, the next error starts the backoff from the beginning again. */
+const BACKOFF_RESET_MS = 60_000;
 
 interface Target {
   key: RevisionKey;
@@ -55,9 +59,11 @@ export class KubernetesMode {
   private readonly core: CoreV1Api;
   readonly actuator: ScaleActuator;
   private readonly targets = new Map<string, Target>();
-  private readonly deploymentInformers: Watched<V1Deployment>[] = [];
-  private readonly podInformers: Watched<V1Pod>[] = [];
+  private readonly deploymentInformers: ListWatch<V1Deployment>[] = [];
+  private readonly podInformers: ListWatch<V1Pod>[] = [];
   private configInformer: ListWatch<V1ConfigMap> | null = null;
+  /** Pending informer restarts, cancelled on stop so no watch outlives the mode. */
+  private readonly restarts = new Set<NodeJS.Timeout>();
   /** The last valid config-autoscaler data; an invalid edit leaves it in force. */
   private configData: Record<string, string> = {};
   private stopped = false;
@@ -73,17 +79,19 @@ export class KubernetesMode {
   async start(): Promise<void> {
     const { kubeConfig, namespaces, ownNamespace } = this.o;
     const configMapName = this.o.configMapName ?? 'config-autoscaler';
-    this.configInformer = new ListWatch<V1ConfigMap>(
-      `/api/v1/namespaces/${ownNamespace}/configmaps`, new Watch(kubeConfig),
-      () => this.core.listNamespacedConfigMap({ namespace: ownNamespace, fieldSelector: `metadata.name=${configMapName}` }),
-      false, undefined, `metadata.name=${configMapName}`,
-    );
-    const scopes = namespaces.length === 0 ? [undefined] : [...namespaces];
+    const timeoutSeconds = this.o.watchTimeoutSeconds;
+    // Only the one ConfigMap: with a metadata.name field selector RBAC can limit list/watch to it (resourceNames).
+    const fieldSelector = `metadata.name=${configMapName}`;
+    this.configInformer = makeResumableInformer<V1ConfigMap>(kubeConfig, `/api/v1/namespaces/${ownNamespace}/configmaps`,
+      () => this.core.listNamespacedConfigMap({ namespace: ownNamespace, fieldSelector }), { fieldSelector, timeoutSeconds });
+    // All namespaces: one cluster-wide informer per kind; a list: one informer per namespace and kind.
+    const scopes = namespaces.length === 0 ? [undefined] : [...new Set(namespaces)];
     for (const ns of scopes) {
-      this.deploymentInformers.push(makeInformer(kubeConfig, ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
-        () => (ns ? this.apps.listNamespacedDeployment({ namespace: ns }) : this.apps.listDeploymentForAllNamespaces())));
-      this.podInformers.push(makeInformer(kubeConfig, ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
-        () => (ns ? this.core.listNamespacedPod({ namespace: ns }) : this.core.listPodForAllNamespaces())));
+      this.deploymentInformers.push(makeResumableInformer<V1Deployment>(kubeConfig,
+        ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
+        () => (ns ? this.apps.listNamespacedDeployment({ namespace: ns }) : this.apps.listDeploymentForAllNamespaces()), { timeoutSeconds }));
+      this.podInformers.push(makeResumableInformer<V1Pod>(kubeConfig, ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+        () => (ns ? this.core.listNamespacedPod({ namespace: ns }) : this.core.listPodForAllNamespaces()), { timeoutSeconds }));
     }
     this.watchConfig(this.configInformer);
     for (const inf of this.deploymentInformers) {
@@ -100,10 +108,7 @@ export class KubernetesMode {
       actuator: {
         currentReplicas: (key) => this.targets.get(keyString(key))?.deployment.spec?.replicas ?? 1,
         apply: (key, replicas) => this.actuator.apply(key, replicas),
-        activatorInPath: (key) => {
-          const t = this.targets.get(keyString(key));
-          return this.o.service.activatorSeen(key) || (t !== undefined && scaleToZeroWithoutActivator(t.deployment));
-        },
+        activatorInPath: (key) => this.canComeBackFromZero(key),
       },
     });
     // The ConfigMap first, so Deployments resolve against the cluster's config.
@@ -115,31 +120,49 @@ export class KubernetesMode {
     this.stopped = true;
     this.driver?.stop();
     this.actuator.stop();
+    for (const t of this.restarts) clearTimeout(t);
+    this.restarts.clear();
     await Promise.all([this.configInformer, ...this.deploymentInformers, ...this.podInformers].map((inf) => inf?.stop()));
+  }
+
+  private later(fn: () => void, ms: number): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.restarts.delete(timer);
+      if (!this.stopped) fn();
+    }, ms);
+    this.restarts.add(timer);
   }
 
   private async startInformer(inf: { start(): Promise<void> }, what: string, attempt = 0): Promise<void> {
     try {
       await inf.start();
     } catch (err) {
-      if (this.stopped) return;
       const wait = backoffMs(attempt);
       this.o.logger.warn({ what, retryInMs: wait, err: (err as Error).message }, 'informer failed to start; retrying');
-      setTimeout(() => void this.startInformer(inf, what, attempt + 1), wait);
+      this.later(() => void this.startInformer(inf, what, attempt + 1), wait);
     }
   }
 
-  /** client-node informers stop on a watch error other than 410: start them again after a backoff. */
-  private restartOnError(inf: Informer<KubernetesObject>, what: string): void {
+  /**
+   * client-node's ListWatch re-lists by itself after 410 Gone and resumes
+   * after a watch ends normally, but stops on any other error (a failed list,
+   * a watch answered 5xx/429/403, a dropped connection): start it again after
+   * a capped exponential backoff. Errors within a minute of each other count
+   * as consecutive (the informer's 'connect' fires before its list, so it
+   * cannot tell a recovery).
+   */
+  private restartOnError<T extends KubernetesObject>(inf: ListWatch<T>, what: string): void {
     let attempt = 0;
-    inf.on('connect', () => {
-      attempt = 0;
-    });
-    inf.on('error', (err) => {
+    let lastErrorAt = -Infinity;
+    inf.on('error', (err: unknown) => {
       if (this.stopped) return;
+      const at = performance.now();
+      if (at - lastErrorAt > BACKOFF_RESET_MS) attempt = 0;
+      lastErrorAt = at;
       const wait = backoffMs(attempt++);
-      this.o.logger.warn({ what, retryInMs: wait, err: (err as Error | undefined)?.message }, 'watch failed; re-listing');
-      setTimeout(() => void this.startInformer(inf, what), wait);
+      this.o.logger.warn({ what, retryInMs: wait, status: statusOf(err), err: (err as Error | undefined)?.message }, `${what} watch failed; re-listing`);
+      this.later(() => void this.startInformer(inf, what), wait);
     });
   }
 
@@ -163,7 +186,7 @@ export class KubernetesMode {
       this.configData = {};
       for (const t of this.targets.values()) this.syncDeployment(t.deployment);
     });
-    this.restartOnError(inf as unknown as Informer<KubernetesObject>, 'configmaps');
+    this.restartOnError(inf, 'configmaps');
   }
 
   private keyOf(d: V1Deployment): RevisionKey {
@@ -218,11 +241,25 @@ export class KubernetesMode {
     this.syncPods(target);
   }
 
+  /**
+   * Scale to zero needs something that brings the target back: an activator
+   * that has reported stats for it, or the Deployment's explicit opt-in. For
+   * an opt-in the "activator" counts as entering the path when the target
+   * goes inactive, as Knative puts the activator in the path at that point, so
+   * the grace period still runs from there.
+   */
+  private canComeBackFromZero(key: RevisionKey): boolean {
+    if (this.o.service.activatorSeen(key)) return true;
+    const t = this.targets.get(keyString(key));
+    return t !== undefined && scaleToZeroWithoutActivator(t.deployment) && this.o.service.snapshot(key)?.scale?.state === 'inactive';
+  }
+
   private dropDeployment(d: V1Deployment): void {
     const key = this.keyOf(d);
     if (this.targets.delete(keyString(key))) {
       this.o.service.deleteRevision(key);
       this.driver?.forget(key);
+      this.actuator.cancel(key);
       this.o.logger.info({ deployment: keyString(key) }, 'no longer autoscaled');
     }
   }

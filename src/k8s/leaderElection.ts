@@ -1,7 +1,7 @@
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { statusOf } from './scaleActuator.js';
+import { statusOf, withTimeout } from './retry.js';
 
 export interface LeaderElectionOptions {
   api: CoordinationV1Api;
@@ -30,6 +30,8 @@ export class LeaderElector {
   private observedRecord = '';
   private observedAt = -Infinity;
   private timer: NodeJS.Timeout | null = null;
+  /** Fires at the renew deadline unless a renewal resets it: a leader steps down even while a lease request hangs. */
+  private deadline: NodeJS.Timeout | null = null;
   private running = false;
   private readonly o: Required<Omit<LeaderElectionOptions, 'onChange'>> & Pick<LeaderElectionOptions, 'onChange'>;
 
@@ -60,6 +62,7 @@ export class LeaderElector {
   async stop(options: { release?: boolean } = {}): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) clearTimeout(this.deadline);
     if (this.leader) {
       this.setLeader(false);
       if (options.release !== false) await this.release().catch(() => undefined);
@@ -69,15 +72,25 @@ export class LeaderElector {
   private async loop(): Promise<void> {
     if (!this.running) return;
     try {
-      await this.tryAcquireOrRenew();
+      // Bounded like client-go's renew (a context with the renew deadline): a hung request must not stall the loop.
+      await withTimeout(this.tryAcquireOrRenew(), this.o.renewDeadlineSeconds * 1000, 'lease request');
     } catch (err) {
       this.o.logger.warn({ status: statusOf(err), err: (err as Error).message }, 'leader election: lease request failed');
     }
-    if (this.leader && this.o.clock.now() - this.lastRenew > this.o.renewDeadlineSeconds) {
+    this.checkRenewDeadline();
+    if (this.running) this.timer = setTimeout(() => void this.loop(), this.o.retryPeriodSeconds * 1000);
+  }
+
+  /**
+   * A leader that has not renewed within the renew deadline stops leading:
+   * the deadline (10 s) is shorter than the lease (15 s), so it stops
+   * actuating before any follower may take the lease.
+   */
+  private checkRenewDeadline(): void {
+    if (this.leader && this.o.clock.now() - this.lastRenew >= this.o.renewDeadlineSeconds) {
       this.o.logger.warn('leader election: could not renew the lease within the renew deadline; stepping down');
       this.setLeader(false);
     }
-    if (this.running) this.timer = setTimeout(() => void this.loop(), this.o.retryPeriodSeconds * 1000);
   }
 
   private async tryAcquireOrRenew(): Promise<void> {
@@ -125,7 +138,10 @@ export class LeaderElector {
   }
 
   private renewed(now: number): void {
+    if (!this.running) return; // stopped while the request was in flight
     this.lastRenew = now;
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => this.checkRenewDeadline(), this.o.renewDeadlineSeconds * 1000);
     if (!this.leader) this.setLeader(true);
   }
 

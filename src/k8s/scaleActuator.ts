@@ -1,22 +1,7 @@
 import { type AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
-import { backoffMs, isRetryable } from './backoff.js';
-
-/** Rejects when `promise` has not settled within `ms` (the request may still finish; a retry is idempotent). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-export function statusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } };
-  for (const v of [e.code, e.statusCode, e.response?.statusCode]) if (typeof v === 'number') return v;
-  return undefined;
-}
+import { backoffMs, isRetryable, statusOf, withTimeout } from './retry.js';
 
 /**
  * Applies replica counts with a merge patch on `deployments/{name}/scale`,
@@ -27,6 +12,10 @@ export function statusOf(err: unknown): number | undefined {
 export class ScaleActuator {
   private readonly pending = new Map<string, { key: RevisionKey; replicas: number }>();
   private readonly running = new Set<string>();
+  /** Deployments dropped while a patch was in flight: their retries end at the next attempt. */
+  private readonly cancelled = new Set<string>();
+  /** Backoff waits in progress, cut short by stop() and cancel() so shutdown never waits for a retry. */
+  private readonly waits = new Map<NodeJS.Timeout, () => void>();
   private stopped = false;
   /** Patches that succeeded, for tests and the log. */
   applied = 0;
@@ -41,12 +30,43 @@ export class ScaleActuator {
 
   apply(key: RevisionKey, replicas: number): void {
     const k = keyString(key);
+    this.cancelled.delete(k);
     this.pending.set(k, { key, replicas });
     if (!this.running.has(k)) void this.drain(k);
   }
 
+  /** The Deployment is no longer autoscaled (deleted or opted out): drop its queued patch and stop retrying. */
+  cancel(key: RevisionKey): void {
+    const k = keyString(key);
+    this.pending.delete(k);
+    if (this.running.has(k)) {
+      this.cancelled.add(k);
+      this.wakeAll();
+    }
+  }
+
   stop(): void {
     this.stopped = true;
+    this.wakeAll();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waits.delete(timer);
+        resolve();
+      }, ms);
+      this.waits.set(timer, resolve);
+    });
+  }
+
+  /** Ends every backoff wait now; each retry loop then re-checks whether it should go on. */
+  private wakeAll(): void {
+    for (const [timer, resolve] of this.waits) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.waits.clear();
   }
 
   private async drain(k: string): Promise<void> {
@@ -58,16 +78,18 @@ export class ScaleActuator {
       }
     } finally {
       this.running.delete(k);
+      this.cancelled.delete(k);
     }
   }
 
   private async patch(key: RevisionKey, replicas: number): Promise<void> {
-    for (let attempt = 0; attempt < this.maxAttempts && !this.stopped; attempt++) {
+    const k = keyString(key);
+    for (let attempt = 0; attempt < this.maxAttempts && !this.stopped && !this.cancelled.has(k); attempt++) {
       try {
         await withTimeout(this.api.patchNamespacedDeploymentScale(
           { name: key.name, namespace: key.namespace, body: { spec: { replicas } } },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        ), this.requestTimeoutMs);
+        ), this.requestTimeoutMs, `patch ${keyString(key)}/scale`);
         this.applied++;
         this.logger.info({ deployment: keyString(key), replicas }, `scaled ${keyString(key)} to ${replicas}`);
         return;
@@ -84,7 +106,7 @@ export class ScaleActuator {
         }
         const wait = backoffMs(attempt);
         this.logger.warn({ deployment: keyString(key), status, attempt, retryInMs: wait }, `scale patch failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, wait));
+        await this.sleep(wait);
       }
     }
   }

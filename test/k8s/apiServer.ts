@@ -9,28 +9,53 @@ export interface StoredObject {
   [k: string]: unknown;
 }
 
-/** One API request as the RBAC test needs it. */
+/** One API request, as RBAC sees it (verb on group/resource[/subresource] in a namespace or cluster-wide). */
 export interface RecordedCall {
   verb: string;
   group: string;
   resource: string;
+  subresource: string | undefined;
+  /** The object's name: from the path, or a list/watch's `metadata.name` field selector (RBAC resourceNames). */
+  name: string | undefined;
+  /** undefined = a cluster-wide request. */
   namespace: string | undefined;
 }
 
+/** Which requests a fault applies to; unset fields match anything. */
+export interface FaultMatch {
+  resource?: string;
+  subresource?: string;
+  verb?: string;
+  namespace?: string;
+}
+
+/** What the matched requests get: an error status, optionally after a delay (a delay past the client's timeout is a timeout). */
+export interface Fault extends FaultMatch {
+  status: number;
+  count?: number;
+  delayMs?: number;
+}
+
 interface Watcher {
-  collection: string;
-  namespace: string | undefined;
-  fieldName: string | undefined;
+  route: Route;
+  selector: Selector;
+  bookmarks: boolean;
   res: ServerResponse;
+  timer: NodeJS.Timeout | undefined;
 }
 
 interface Route {
   group: string;
-  version: string;
   namespace: string | undefined;
   resource: string;
   name: string | undefined;
   subresource: string | undefined;
+}
+
+/** fieldSelector `metadata.name=` and equality-based labelSelector (`k=v`, `k!=v`, `k`, `!k`). */
+interface Selector {
+  name: string | undefined;
+  labels: ((labels: Record<string, string>) => boolean)[];
 }
 
 const KINDS: Record<string, { kind: string; apiVersion: string }> = {
@@ -44,13 +69,9 @@ const KINDS: Record<string, { kind: string; apiVersion: string }> = {
 function parsePath(pathname: string): Route | null {
   const parts = pathname.split('/').filter(Boolean);
   let group = '';
-  let version: string;
-  if (parts[0] === 'api') {
-    version = parts[1];
-    parts.splice(0, 2);
-  } else if (parts[0] === 'apis') {
-    group = parts[1];
-    version = parts[2];
+  if (parts[0] === 'api') parts.splice(0, 2);
+  else if (parts[0] === 'apis') {
+    group = parts[1] ?? '';
     parts.splice(0, 3);
   } else return null;
   let namespace: string | undefined;
@@ -60,25 +81,39 @@ function parsePath(pathname: string): Route | null {
   }
   const [resource, name, subresource] = parts;
   if (!resource) return null;
-  return { group, version, namespace, resource, name, subresource };
+  return { group, namespace, resource, name, subresource };
 }
 
+function parseSelector(url: URL): Selector {
+  const name = /metadata\.name=([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+  const labels = (url.searchParams.get('labelSelector') ?? '').split(',').filter(Boolean).map((term) => {
+    const [, not, key, op, value] = /^(!?)([^!=]+)(?:(!=|==?)(.*))?$/.exec(term.trim()) ?? [];
+    if (op === '!=') return (l: Record<string, string>) => l[key] !== value;
+    if (op) return (l: Record<string, string>) => l[key] === value;
+    return (l: Record<string, string>) => (key in l) !== Boolean(not);
+  });
+  return { name, labels };
+}
+
+const gone = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' };
+
 /**
- * A small in-memory kube-apiserver for tests, on 127.0.0.1: list and watch
- * (resourceVersions, BOOKMARK events, 410 Gone for expired versions), get,
- * create, update with optimistic concurrency (409), merge-patch of
- * `deployments/{name}/scale`, and fault injection. The real
- * @kubernetes/client-node talks to it over HTTP. Every request is recorded.
+ * A small in-memory kube-apiserver for tests, on 127.0.0.1, that the real
+ * @kubernetes/client-node talks to over HTTP: list and watch (resourceVersions,
+ * BOOKMARKs for `allowWatchBookmarks`, `timeoutSeconds`, label and name
+ * selectors, 410 Gone for expired versions), get, create, update with
+ * optimistic concurrency (409), merge-patch of `deployments/{name}/scale`, and
+ * fault injection. Every request is recorded for the RBAC test.
  */
 export class FakeApiServer {
   readonly calls: RecordedCall[] = [];
   private readonly objects = new Map<string, Map<string, StoredObject>>(); // resource → "ns/name" → object
   private readonly watchers = new Set<Watcher>();
   private revision = 100;
-  /** Versions older than this answer 410 Gone (after `expireHistory`). */
+  /** Watches from a version older than this get 410 Gone (after `expireWatches`); a fresh list's version is never older. */
   private oldestVersion = 0;
-  private readonly history: { rv: number; collection: string; type: string; object: StoredObject }[] = [];
-  private faults: { match: (r: Route, method: string) => boolean; status: number; remaining: number; delayMs?: number }[] = [];
+  private history: { rv: number; resource: string; type: string; object: StoredObject }[] = [];
+  private readonly faults: (Fault & { remaining: number })[] = [];
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<FakeApiServer> {
@@ -91,6 +126,11 @@ export class FakeApiServer {
 
   get url(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Open watch streams (tests check that informers re-watch after a timeout or an expiry). */
+  get watchCount(): number {
+    return this.watchers.size;
   }
 
   private store(resource: string): Map<string, StoredObject> {
@@ -119,42 +159,49 @@ export class FakeApiServer {
     const obj = this.store(resource).get(key);
     if (!obj) return;
     this.store(resource).delete(key);
-    const gone = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.revision) } };
-    this.notify(resource, 'DELETED', gone);
+    this.notify(resource, 'DELETED', { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.revision) } });
   }
 
-  /** The next `count` requests matching → `status` (or a delay before answering). */
-  fail(resource: string, method: string, status: number, count = 1, delayMs?: number): void {
-    this.faults.push({ match: (r, m) => r.resource === resource && m === method, status, remaining: count, delayMs });
+  /** The next `count` (default 1) matching requests fail with `status`, after `delayMs` if given. */
+  fail(fault: Fault): void {
+    this.faults.push({ ...fault, remaining: fault.count ?? 1 });
   }
 
-  /** Ends every watch and forgets history: clients must re-list (410 Gone). */
+  /** Ends every watch with 410 Gone and forgets history, as etcd compaction does: clients must re-list. */
   expireWatches(): void {
-    this.oldestVersion = this.revision + 1;
-    for (const w of this.watchers) {
-      w.res.write(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } })}\n`);
-      w.res.end();
-    }
-    this.watchers.clear();
+    this.oldestVersion = this.revision;
+    this.history = [];
+    for (const w of this.watchers) this.endWatch(w, { type: 'ERROR', object: gone });
   }
 
-  /** Sends a BOOKMARK to every watcher. */
+  /** Sends a BOOKMARK with the current resourceVersion to every watcher that allowed bookmarks. */
   bookmark(): void {
-    for (const w of this.watchers) {
-      w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: KINDS[w.collection]?.kind, metadata: { resourceVersion: String(this.revision) } } })}\n`);
-    }
+    for (const w of this.watchers) if (w.bookmarks) this.sendBookmark(w);
+  }
+
+  private sendBookmark(w: Watcher): void {
+    const object = { kind: KINDS[w.route.resource]?.kind, apiVersion: KINDS[w.route.resource]?.apiVersion, metadata: { resourceVersion: String(this.revision) } };
+    w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object })}\n`);
+  }
+
+  private endWatch(w: Watcher, last?: unknown): void {
+    if (last) w.res.write(`${JSON.stringify(last)}\n`);
+    clearTimeout(w.timer);
+    w.res.end();
+    this.watchers.delete(w);
   }
 
   private notify(resource: string, type: string, object: StoredObject): void {
-    this.history.push({ rv: Number(object.metadata.resourceVersion), collection: resource, type, object });
+    this.history.push({ rv: Number(object.metadata.resourceVersion), resource, type, object });
     for (const w of this.watchers) {
-      if (this.matches(w, resource, object)) w.res.write(`${JSON.stringify({ type, object })}\n`);
+      if (this.matches(w.route, w.selector, resource, object)) w.res.write(`${JSON.stringify({ type, object })}\n`);
     }
   }
 
-  private matches(w: { collection: string; namespace: string | undefined; fieldName: string | undefined }, resource: string, object: StoredObject): boolean {
-    return w.collection === resource && (w.namespace === undefined || w.namespace === object.metadata.namespace) &&
-      (w.fieldName === undefined || w.fieldName === object.metadata.name);
+  private matches(route: Route, selector: Selector, resource: string, object: StoredObject): boolean {
+    const labels = object.metadata.labels ?? {};
+    return route.resource === resource && (route.namespace === undefined || route.namespace === object.metadata.namespace) &&
+      (selector.name === undefined || selector.name === object.metadata.name) && selector.labels.every((m) => m(labels));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -164,78 +211,82 @@ export class FakeApiServer {
     if (!route) return void res.writeHead(404).end();
     const watching = url.searchParams.get('watch') === 'true';
     const verb = method === 'GET' ? (watching ? 'watch' : route.name ? 'get' : 'list')
-      : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method.toLowerCase();
-    this.calls.push({ verb, group: route.group, resource: route.subresource ? `${route.resource}/${route.subresource}` : route.resource, namespace: route.namespace });
-    const fault = this.faults.find((f) => f.remaining > 0 && f.match(route, method));
+      : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method.toLowerCase();
+    const name = route.name ?? parseSelector(url).name;
+    this.calls.push({ verb, group: route.group, resource: route.resource, subresource: route.subresource, name, namespace: route.namespace });
+    const fault = this.faults.find((f) => f.remaining > 0 && (f.resource ?? route.resource) === route.resource &&
+      (f.subresource ?? route.subresource) === route.subresource && (f.verb ?? verb) === verb && (f.namespace ?? route.namespace) === route.namespace);
     if (fault) {
       fault.remaining--;
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
       return this.status(res, fault.status, 'InjectedFault', `injected ${fault.status}`);
     }
     const body = method === 'GET' ? undefined : await readBody(req);
-    const fieldSelector = url.searchParams.get('fieldSelector') ?? '';
-    const fieldName = /metadata\.name=([^,]+)/.exec(fieldSelector)?.[1];
-    if (method === 'GET' && !route.name) {
-      return watching ? this.watch(route, url, fieldName, res) : this.list(route, fieldName, res);
-    }
+    if (verb === 'list') return this.list(route, parseSelector(url), res);
+    if (verb === 'watch') return this.watch(route, url, res);
     const store = this.store(route.resource);
     const key = `${route.namespace ?? ''}/${route.name ?? ''}`;
-    if (method === 'GET') {
-      const obj = store.get(key);
-      if (!obj) return this.status(res, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
-      return this.json(res, 200, route.subresource === 'scale' ? toScale(obj) : obj);
-    }
-    if (method === 'PATCH' && route.resource === 'deployments' && route.subresource === 'scale') {
+    const current = store.get(key);
+    const notFound = () => this.status(res, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
+    if (verb === 'get') return current ? this.json(res, 200, route.subresource === 'scale' ? toScale(current) : current) : notFound();
+    if (verb === 'patch' && route.resource === 'deployments' && route.subresource === 'scale') {
       if (!String(req.headers['content-type']).startsWith('application/merge-patch+json')) {
         return this.status(res, 415, 'UnsupportedMediaType', `unexpected content type ${req.headers['content-type']}`);
       }
-      const obj = store.get(key);
-      if (!obj) return this.status(res, 404, 'NotFound', `deployments.apps "${route.name}" not found`);
-      const replicas = (body as { spec?: { replicas?: number } }).spec?.replicas;
-      if (typeof replicas !== 'number') return this.status(res, 422, 'Invalid', 'spec.replicas must be a number');
-      const updated = this.put('deployments', { ...obj, spec: { ...(obj.spec as object), replicas } });
-      return this.json(res, 200, toScale(updated));
+      if (!current) return notFound();
+      const replicas = (body as { spec?: { replicas?: unknown } }).spec?.replicas;
+      if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) return this.status(res, 422, 'Invalid', 'spec.replicas must be a whole number ≥ 0');
+      return this.json(res, 200, toScale(this.put('deployments', { ...current, spec: { ...(current.spec as object), replicas } })));
     }
-    if (method === 'POST') {
+    if (verb === 'create') {
       const obj = body as StoredObject;
       obj.metadata.namespace = route.namespace;
       if (store.has(`${route.namespace ?? ''}/${obj.metadata.name}`)) return this.status(res, 409, 'AlreadyExists', `${route.resource} "${obj.metadata.name}" already exists`);
       return this.json(res, 201, this.put(route.resource, obj));
     }
-    if (method === 'PUT') {
+    if (verb === 'update') {
       const obj = body as StoredObject;
-      const current = store.get(key);
-      if (!current) return this.status(res, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
+      if (!current) return notFound();
       if (obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
         return this.status(res, 409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
       }
       return this.json(res, 200, this.put(route.resource, obj));
     }
-    return this.status(res, 405, 'MethodNotAllowed', method);
+    return this.status(res, 405, 'MethodNotAllowed', `${verb} ${route.resource}${route.subresource ? `/${route.subresource}` : ''}`);
   }
 
-  private list(route: Route, fieldName: string | undefined, res: ServerResponse): void {
-    const w = { collection: route.resource, namespace: route.namespace, fieldName };
-    const items = [...this.store(route.resource).values()].filter((o) => this.matches(w, route.resource, o));
+  private list(route: Route, selector: Selector, res: ServerResponse): void {
+    const items = [...this.store(route.resource).values()].filter((o) => this.matches(route, selector, route.resource, o));
     const meta = KINDS[route.resource];
     this.json(res, 200, { apiVersion: meta?.apiVersion, kind: `${meta?.kind ?? ''}List`, metadata: { resourceVersion: String(this.revision) }, items });
   }
 
-  private watch(route: Route, url: URL, fieldName: string | undefined, res: ServerResponse): void {
-    const since = Number(url.searchParams.get('resourceVersion') ?? '0');
+  private watch(route: Route, url: URL, res: ServerResponse): void {
+    const since = Number(url.searchParams.get('resourceVersion') || '0');
     if (since && since < this.oldestVersion) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } })}\n`);
+      // The API server answers an expired watch with 200 and one ERROR event.
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ type: 'ERROR', object: gone })}\n`);
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const watcher: Watcher = { collection: route.resource, namespace: route.namespace, fieldName, res };
+    const w: Watcher = { route, selector: parseSelector(url), bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', res, timer: undefined };
     for (const h of this.history) {
-      if (h.rv > since && this.matches(watcher, h.collection, h.object)) res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
+      if (h.rv > since && this.matches(route, w.selector, h.resource, h.object)) res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
     }
-    this.watchers.add(watcher);
-    res.on('close', () => this.watchers.delete(watcher));
+    const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') || '0');
+    if (timeoutSeconds > 0) {
+      // As the API server does: a bookmark just before the timeout, then a clean end the client resumes from.
+      w.timer = setTimeout(() => {
+        if (w.bookmarks) this.sendBookmark(w);
+        this.endWatch(w);
+      }, timeoutSeconds * 1000);
+    }
+    this.watchers.add(w);
+    res.on('close', () => {
+      clearTimeout(w.timer);
+      this.watchers.delete(w);
+    });
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {
@@ -247,7 +298,7 @@ export class FakeApiServer {
   }
 
   async close(): Promise<void> {
-    for (const w of this.watchers) w.res.end();
+    for (const w of this.watchers) this.endWatch(w);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -255,7 +306,11 @@ export class FakeApiServer {
 
 function toScale(obj: StoredObject) {
   const replicas = (obj.spec as { replicas?: number } | undefined)?.replicas ?? 1;
-  return { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, resourceVersion: obj.metadata.resourceVersion }, spec: { replicas }, status: { replicas } };
+  return {
+    apiVersion: 'autoscaling/v1', kind: 'Scale',
+    metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, resourceVersion: obj.metadata.resourceVersion },
+    spec: { replicas }, status: { replicas },
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
