@@ -23,13 +23,48 @@ export class ScrapeError extends Error {
 
 export const PROTOBUF_MIME = 'application/protobuf';
 export const DEFAULT_SCRAPE_TIMEOUT_MS = 3000;
+/**
+ * The largest metrics body kpa reads from a pod. queue-proxy's protobuf stat
+ * is about a hundred bytes; an app serving its whole Prometheus exposition may
+ * be much larger, but a pod streaming megabytes every second is broken or
+ * hostile, and must not cost the autoscaler its memory.
+ */
+export const MAX_SCRAPE_BODY_BYTES = 4 * 1024 * 1024;
+
+function failureReason(err: Error, timeoutMs: number): string {
+  return err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause as Error | undefined)?.message ?? err.message;
+}
+
+/** Reads a response body, giving up (and closing the stream) past `maxBytes`. */
+async function readBody(response: Response, maxBytes: number, url: string): Promise<Uint8Array> {
+  const tooLarge = () => new ScrapeError(url, `response body larger than ${maxBytes} bytes`);
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) throw tooLarge();
+  if (!response.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
+}
 
 /**
  * GETs one pod's stat: protobuf for `Accept: application/protobuf` (what
  * queue-proxy serves), or the Prometheus text exposition where a pod serves
- * that instead. Node's fetch keeps connections alive between scrapes.
+ * that instead. Node's fetch keeps connections alive between scrapes. The
+ * timeout covers the whole exchange, body included; bodies past
+ * `maxBodyBytes` are refused.
  */
-export async function fetchPodStat(pod: PodTarget, timeoutMs: number): Promise<Stat> {
+export async function fetchPodStat(pod: PodTarget, timeoutMs: number, maxBodyBytes = MAX_SCRAPE_BODY_BYTES): Promise<Stat> {
   let response: Response;
   try {
     response = await fetch(pod.url, {
@@ -37,20 +72,18 @@ export async function fetchPodStat(pod: PodTarget, timeoutMs: number): Promise<S
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    const e = err as Error;
-    const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause as Error | undefined)?.message ?? e.message;
-    throw new ScrapeError(pod.url, reason);
+    throw new ScrapeError(pod.url, failureReason(err as Error, timeoutMs));
   }
   try {
     if (response.status < 200 || response.status >= 300) throw new ScrapeError(pod.url, `HTTP status ${response.status}`);
     const type = (response.headers.get('content-type') ?? '').split(';')[0].trim();
-    const body = new Uint8Array(await response.arrayBuffer());
+    const body = await readBody(response, maxBodyBytes, pod.url);
     if (type === PROTOBUF_MIME) return decodeStat(body);
     if (type === 'text/plain') return statFromPrometheusText(new TextDecoder().decode(body), pod.name);
     throw new ScrapeError(pod.url, `unexpected content type ${JSON.stringify(type)}`);
   } catch (err) {
     if (err instanceof ScrapeError) throw err;
-    throw new ScrapeError(pod.url, (err as Error).message);
+    throw new ScrapeError(pod.url, failureReason(err as Error, timeoutMs));
   } finally {
     if (!response.bodyUsed) await response.body?.cancel().catch(() => undefined);
   }

@@ -4,7 +4,8 @@ import type { Stat } from '../../src/metrics/stat.js';
 import { encodeStat } from '../../src/metrics/wireStats.js';
 import { statToPrometheusText } from '../../src/metrics/prometheusText.js';
 
-export type PodBehaviour = 'protobuf' | 'text' | 'hang' | 'error500';
+/** hang: never answers; stall: sends headers and part of a body, then nothing; flood: streams an endless text body. */
+export type PodBehaviour = 'protobuf' | 'text' | 'hang' | 'stall' | 'flood' | 'error500';
 
 /** Test queue-proxies: one HTTP server on 127.0.0.1 serving `/<pod>/metrics` for many pods. */
 export class QueueProxyServer {
@@ -20,7 +21,15 @@ export class QueueProxyServer {
       self!.hits.set(name, (self!.hits.get(name) ?? 0) + 1);
       if (!pod) return void res.writeHead(404).end();
       switch (pod.behaviour) {
-        case 'hang': return; // never answers
+        case 'hang': return;
+        case 'stall': return void res.writeHead(200, { 'content-type': 'text/plain' }).write('# HELP queue_');
+        case 'flood': {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          const line = Buffer.from('# '.padEnd(64 * 1024 - 1, 'x') + '\n');
+          const pump = () => { while (!res.destroyed && res.write(line)); };
+          res.on('drain', pump);
+          return pump();
+        }
         case 'error500': return void res.writeHead(500).end('boom');
         case 'text': return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(statToPrometheusText(pod.stat));
         case 'protobuf': return void res.writeHead(200, { 'content-type': 'application/protobuf' }).end(encodeStat(pod.stat));

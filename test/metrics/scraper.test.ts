@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregateScrapedStats, sampleSize, scrapeOrder } from '../../src/metrics/scrapeSampling.js';
-import { RevisionScraper } from '../../src/metrics/scraper.js';
+import { fetchPodStat, RevisionScraper } from '../../src/metrics/scraper.js';
 import { ScrapeLoop } from '../../src/metrics/scrapeLoop.js';
 import { parsePrometheusText, statFromPrometheusText, statToPrometheusText } from '../../src/metrics/prometheusText.js';
 import { ManualClock } from '../../src/clock.js';
@@ -131,6 +131,19 @@ describe('RevisionScraper over HTTP', () => {
     qp.set('h', stat(1), 'hang');
     const outcome = await new RevisionScraper({ timeoutMs: 150 }).scrape([target('h')], 1000, 60);
     expect(outcome.kind === 'error' && outcome.message).toMatch(/no answer within 150 ms/);
+  });
+
+  it('times out a pod that stops in the middle of its body', async () => {
+    qp.set('s', stat(1), 'stall');
+    const outcome = await new RevisionScraper({ timeoutMs: 150 }).scrape([target('s')], 1000, 60);
+    expect(outcome.kind === 'error' && outcome.message).toMatch(/no answer within 150 ms/);
+  });
+
+  it('refuses a body past the size limit and closes the stream', async () => {
+    qp.set('f', stat(1), 'flood');
+    await expect(fetchPodStat(target('f'), 5000, 1024 * 1024)).rejects.toThrow(/response body larger than 1048576 bytes/);
+    const outcome = await new RevisionScraper().scrape([target('f')], 1000, 60);
+    expect(outcome.kind === 'error' && outcome.message).toMatch(/response body larger than 4194304 bytes/);
   });
 
   it('no ready pods: nothing to scrape', async () => {
