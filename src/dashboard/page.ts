@@ -119,13 +119,36 @@ function update(t, rev) {
   }
 }
 
-const source = new EventSource('/api/stream');
-source.onopen = () => { status.textContent = 'live'; };
-source.onerror = () => { status.textContent = 'reconnecting…'; };
-source.onmessage = (event) => {
-  const msg = JSON.parse(event.data);
-  status.textContent = 'live · ' + msg.revisions.length + ' revisions · ' + new Date(msg.t * 1000).toLocaleTimeString();
-  for (const rev of msg.revisions) update(msg.t, rev);
-  document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
-};
+// A kept decision (GET /api/revisions/:namespace/:name history) in the shape of a live update.
+function fromHistory(rev, h) {
+  const values = { ok: h.valid, stable: h.valid ? h.stableValue : 0, panic: h.valid ? h.panicValue : 0 };
+  const readyPods = h.valid ? h.readyPods : h.scale ? h.scale.currentReplicas : 0;
+  return { ...rev, concurrency: values, rps: values, readyPods, desiredScale: h.valid ? h.desiredPodCount : -1, scale: h.scale, latest: h };
+}
+
+// The charts start with the history the service keeps, so a page opened late still shows the last minutes.
+async function drawHistory() {
+  const list = await (await fetch('/api/revisions')).json();
+  for (const rev of list.revisions) {
+    const res = await fetch('/api/revisions/' + encodeURIComponent(rev.namespace) + '/' + encodeURIComponent(rev.name));
+    if (!res.ok) continue;
+    const detail = await res.json();
+    for (const h of detail.history) update(h.t, fromHistory(rev, h));
+  }
+  document.body.dataset.history = 'drawn';
+}
+
+function follow() {
+  const source = new EventSource('/api/stream');
+  source.onopen = () => { status.textContent = 'live'; };
+  source.onerror = () => { status.textContent = 'reconnecting…'; };
+  source.onmessage = (event) => {
+    const msg = JSON.parse(event.data);
+    status.textContent = 'live · ' + msg.revisions.length + ' revisions · ' + new Date(msg.t * 1000).toLocaleTimeString();
+    for (const rev of msg.revisions) update(msg.t, rev);
+    document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+  };
+}
+
+drawHistory().catch((err) => { document.body.dataset.history = 'failed: ' + err.message; }).finally(follow);
 `;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FastifyPluginAsync } from 'fastify';
+import type { Clock } from '../clock.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
 import { publicSnapshot } from '../service/httpApp.js';
 import { APP_JS, INDEX_HTML } from './page.js';
@@ -16,9 +17,11 @@ function uplotAsset(file: string): string {
  * The live dashboard at `/`: per revision, charts of the observed metric
  * (stable and panic windows) against the target, desired vs ready pods, panic
  * periods and scale to zero, and a log of decisions with their explanations.
- * Updates arrive every tick over server-sent events (`/api/stream`).
+ * The page first draws each revision's kept history (the last 10 minutes of
+ * decisions, from `/api/revisions/:namespace/:name`), then follows the
+ * updates that arrive every tick over server-sent events (`/api/stream`).
  */
-export function dashboardPlugin(service: AutoscalerService): FastifyPluginAsync {
+export function dashboardPlugin(service: AutoscalerService, clock: Clock): FastifyPluginAsync {
   return async (app) => {
     const uplotJs = uplotAsset('uPlot.iife.min.js');
     const uplotCss = uplotAsset('uPlot.min.css');
@@ -33,7 +36,7 @@ export function dashboardPlugin(service: AutoscalerService): FastifyPluginAsync 
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       const send = (): void => {
-        res.write(`data: ${JSON.stringify({ t: Date.now() / 1000, revisions: service.snapshots().map(publicSnapshot) })}\n\n`);
+        res.write(`data: ${JSON.stringify({ t: clock.now(), revisions: service.snapshots().map(publicSnapshot) })}\n\n`);
       };
       send();
       // Every revision decides on the same tick: send once, after the tick.

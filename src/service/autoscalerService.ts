@@ -11,11 +11,13 @@ import type { Stat } from '../metrics/stat.js';
 import type { Recorder } from '../recording/recorder.js';
 import { explainDecision } from './explain.js';
 
-/** A decision as kept in a revision's history: the decider's result and why. */
+/** A decision as kept in a revision's history: the decider's result, why, and what the scaler made of it. */
 export interface DecisionRecord {
   t: number;
   result: ScaleResult;
   explanation: string;
+  /** The scaler's view right after this decision, where a mode applies decisions. */
+  scale?: ScaleStatus | null;
 }
 
 /** Everything about one revision the API and the dashboard show. */
@@ -188,6 +190,7 @@ export class AutoscalerService {
       this.logger.info({ revision: keyString(key), desiredPods: result.desiredPodCount, panic: result.panic }, record.explanation);
     }
     for (const listener of this.listeners) listener(key, record, scaler);
+    record.scale = entry.scale;
     return record;
   }
 

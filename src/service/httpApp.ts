@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../log.js';
-import type { AutoscalerService, RevisionSnapshot } from './autoscalerService.js';
+import type { AutoscalerService, DecisionRecord, RevisionSnapshot } from './autoscalerService.js';
 import type { ServiceMetrics } from './promMetrics.js';
 
 /** Says whether this replica should receive traffic (false for a follower of a leader election). */
@@ -24,10 +24,14 @@ const metrics = (serviceMetrics: ServiceMetrics): FastifyPluginAsync => async (a
 /** Kubernetes object names (DNS-1123 labels/subdomains); anything else is a 400 naming the field. */
 const NAME_PATTERN = '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$';
 
-/** A revision as the API and the dashboard stream show it: the latest decision flattened with its explanation. */
+/** A decision as the API shows it: the decider's result flattened with its time, explanation and the scaler's view. */
+function publicDecision(d: DecisionRecord) {
+  return { t: d.t, ...d.result, explanation: d.explanation, scale: d.scale ?? null };
+}
+
+/** A revision as the API and the dashboard stream show it. */
 export function publicSnapshot(s: RevisionSnapshot) {
-  const latest = s.latest ? { t: s.latest.t, ...s.latest.result, explanation: s.latest.explanation } : null;
-  return { ...s, latest };
+  return { ...s, latest: s.latest ? publicDecision(s.latest) : null };
 }
 
 const revisionsApi = (service: AutoscalerService): FastifyPluginAsync => async (app) => {
@@ -44,8 +48,7 @@ const revisionsApi = (service: AutoscalerService): FastifyPluginAsync => async (
     const key = { namespace: req.params.namespace, name: req.params.name };
     const snapshot = service.snapshot(key);
     if (!snapshot) return reply.code(404).send({ error: 'Not Found', message: `no autoscaled revision ${key.namespace}/${key.name}` });
-    const history = service.history(key).map((d) => ({ t: d.t, ...d.result, explanation: d.explanation }));
-    return { ...publicSnapshot(snapshot), history };
+    return { ...publicSnapshot(snapshot), history: service.history(key).map(publicDecision) };
   });
 };
 

@@ -91,7 +91,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
     return options.readiness?.() ?? { ready: true };
   };
   // The dashboard is served in every mode.
-  const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: [dashboardPlugin(service), ...(options.plugins ?? [])] });
+  const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: [dashboardPlugin(service, clock), ...(options.plugins ?? [])] });
   app.addHook('onRequest', async (req) => {
     if (req.url === '/metrics') syncDecodeErrors();
   });

@@ -47,6 +47,15 @@ describe('dashboard in headless Chromium', () => {
       expect(await page.$$eval('.log div', (lines) => lines.length)).toBeGreaterThan(0);
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(existsSync(SCREENSHOT)).toBe(true);
+
+      // A page opened late starts from the service's kept history, not from an empty chart.
+      const late = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+      late.on('pageerror', (err) => errors.push(err.message));
+      await late.goto(`http://127.0.0.1:${run.live.httpPort}/`);
+      await late.waitForFunction(() => document.body.dataset.history === 'drawn', undefined, { timeout: 10_000 });
+      const drawn = await late.$$eval('.card', (cards) => cards.map((c) => Number((c as HTMLElement).dataset.points)));
+      expect(Math.min(...drawn)).toBeGreaterThanOrEqual(Math.min(...points));
+      expect(await late.$$eval('.card[data-revision="default/flash-crowd"] .log div', (lines) => lines.length)).toBeGreaterThan(1);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

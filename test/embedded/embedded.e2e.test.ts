@@ -36,6 +36,13 @@ describe('kpa run with the embedded demo (what npm start runs)', () => {
       await poll((s) => s.get('idle-burst')!.readyPods === 0 && s.get('idle-burst')!.scale?.state === 'inactive', 40_000);
       // … and comes back when traffic returns (t = 35 s), through the activator.
       await poll((s) => s.get('idle-burst')!.readyPods > 0, 30_000);
+      // The "why did it scale" view keeps the scaler's state with each decision: the way down and back is in it.
+      const idle = (await (await fetch(`${base}/api/revisions/default/idle-burst`)).json()) as { history: { scale: { state: string; wantReplicas: number } | null }[] };
+      const states = idle.history.map((d) => d.scale?.state);
+      expect(states).toContain('inactive');
+      const back = states.lastIndexOf('activating');
+      expect(back).toBeGreaterThan(states.indexOf('inactive'));
+      expect(idle.history[back].scale!.wantReplicas).toBeGreaterThan(0);
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/kpa_stats_received_total\{source="activator"\} [1-9]/);
       expect(metrics).toMatch(/kpa_stats_received_total\{source="scraper"\} [1-9]/);
