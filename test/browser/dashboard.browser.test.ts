@@ -1,15 +1,15 @@
 /// <reference lib="dom" />
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedRun, startEmbeddedRun } from '../../src/cli/runEmbedded.js';
 import { silentLogger } from '../../src/log.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // `npm run screenshot` refreshes the README's picture; a plain `npm test` leaves the checkout untouched.
-const SCREENSHOT = process.env.KPA_UPDATE_SCREENSHOT === '1' ? 'docs/dashboard.png' : join(mkdtempSync(join(tmpdir(), 'kpa-dashboard-')), 'dashboard.png');
+const SCREENSHOT = process.env.KPA_UPDATE_SCREENSHOT === '1' ? 'docs/dashboard.png' : join(tempDir('dashboard'), 'dashboard.png');
 let run: EmbeddedRun;
 
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cliHarness.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const REV = '{"type":"revision","t":100,"namespace":"ns","name":"r","config":{"stable-window":"6s"},"ready":1}';
 const STAT = (t: number, c: number) =>
@@ -12,7 +12,7 @@ const TICK = (t: number) => `{"type":"tick","t":${t},"namespace":"ns","name":"r"
 const good = [REV, TICK(100), STAT(100.5, 140), TICK(102)];
 
 function tempFile(content: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kpa-replay-'));
+  const dir = tempDir('replay');
   const file = join(dir, 'rec.jsonl');
   writeFileSync(file, content);
   return file;

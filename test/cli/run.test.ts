@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnKpa } from '../helpers/cliHarness.js';
 import { stat } from '../helpers/engine.js';
 import { QueueProxyServer } from '../helpers/queueProxyServer.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 function tempFile(name: string, content: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'kpa-run-')), name);
+  const file = join(tempDir('run'), name);
   writeFileSync(file, content);
   return file;
 }
@@ -52,7 +52,7 @@ describe('kpa run --targets: the built binary', () => {
       '    containerConcurrency: 10',
       `    pods: [{name: pod-a, url: "${qp.url('pod-a')}"}]`,
     ].join('\n'));
-    const record = join(mkdtempSync(join(tmpdir(), 'kpa-rec-')), 'rec.jsonl');
+    const record = join(tempDir('rec'), 'rec.jsonl');
     const kpa = await spawnKpa(['run', '--targets', targets, '--record', record, '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0']);
     const { port } = kpa;
     let desired = -1;

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnKpa } from '../helpers/cliHarness.js';
 import { until } from '../helpers/wait.js';
 import { FakeApiServer } from './apiServer.js';
 import { configAutoscaler, deployment } from './cluster.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 describe('kpa run with KUBECONFIG (the built binary)', () => {
   it('autoscales opted-in Deployments in --namespaces, is ready as the leader, and stops on SIGTERM', async () => {
@@ -14,7 +14,7 @@ describe('kpa run with KUBECONFIG (the built binary)', () => {
     server.put('deployments', deployment('cli', 9090));
     server.put('deployments', deployment('elsewhere', 9090, {}, 1, 'other'));
     server.put('deployments', { metadata: { name: 'ignored', namespace: 'apps' }, spec: { replicas: 1, selector: { matchLabels: { app: 'x' } } } });
-    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kpa-kube-')), 'config');
+    const kubeconfig = join(tempDir('kube'), 'config');
     writeFileSync(kubeconfig, [
       'apiVersion: v1', 'kind: Config', 'current-context: t',
       `clusters: [{name: t, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]`,

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { runScenario } from '../../src/sim/run.js';
 import { parseScenario } from '../../src/sim/scenario.js';
 import type { ScaleResult } from '../../src/decider/decider.js';
 import { runCli } from '../helpers/cliHarness.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 /** Erlang C: the probability that an arrival waits, for c servers and offered load a = λ/μ. */
 function erlangC(c: number, a: number): number {
@@ -106,7 +106,7 @@ describe('the simulator and the engine', () => {
   });
 
   it('a fixed seed gives byte-identical reports', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kpa-sim-'));
+    const dir = tempDir('sim');
     const file = join(dir, 'flash.yaml');
     writeFileSync(file, FLASH);
     for (const out of ['a', 'b']) expect((await runCli(['simulate', file, '--out', join(dir, out)])).code).toBe(0);
@@ -120,7 +120,7 @@ describe('the simulator and the engine', () => {
 });
 
 describe('bad scenario files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kpa-bad-'));
+  const dir = tempDir('bad');
   it.each([
     { name: 'unknown key', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, replicas: 2}]', error: /revisions\[0\]\.replicas: unknown key/ },
     { name: 'negative rate', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: -5}}}]', error: /revisions\[0\]\.workload\.constant\.rate: must be ≥ 0/ },

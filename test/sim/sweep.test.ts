@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { paretoFront } from '../../src/sim/pareto.js';
 import { parseScenario } from '../../src/sim/scenario.js';
 import { applyOverrides, grid, parseParam, runSweep } from '../../src/sim/sweep.js';
 import { runCli } from '../helpers/cliHarness.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const SCENARIO = `
 duration: 300
@@ -53,7 +53,7 @@ describe('paretoFront', () => {
 });
 
 describe('kpa sweep', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kpa-sweep-'));
+  const dir = tempDir('sweep');
   const file = join(dir, 'api.yaml');
   writeFileSync(file, SCENARIO);
 
