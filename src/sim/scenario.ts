@@ -9,6 +9,7 @@ import { type DistributionSpec, lognormalParameters } from './distribution.js';
 import { Random } from './random.js';
 import { parseAzureTrace, parseTimestampCsv, TraceError } from './traces.js';
 import type { RateSpec, WorkloadSpec } from './workload.js';
+import { defaultScaleDownRules, defaultScaleUpRules, type HpaScalingRules } from '../scaler/hpa.js';
 
 /** A scenario mistake; `path` names the field, e.g. `revisions[0].workload.spikes.peak`. */
 export class ScenarioError extends Error {
@@ -42,7 +43,8 @@ export interface HpaPolicySpec {
   target: number;
   minReplicas: number;
   maxReplicas: number;
-  scaleDownStabilizationSeconds: number;
+  scaleUp: HpaScalingRules;
+  scaleDown: HpaScalingRules;
 }
 
 export type PolicySpec =
@@ -195,18 +197,64 @@ function policy(v: unknown, path: string): PolicySpec {
     const f = obj(o.fixed, `${path}.fixed`, ['replicas']);
     return { name, kind, replicas: num(f.replicas, `${path}.fixed.replicas`, { min: 1, integer: true }) };
   }
-  const h = obj(o.hpa ?? {}, `${path}.hpa`, ['metric', 'target', 'minReplicas', 'maxReplicas', 'scaleDownStabilization']);
+  const h = obj(o.hpa ?? {}, `${path}.hpa`, ['metric', 'target', 'minReplicas', 'maxReplicas', 'tolerance', 'scaleDownStabilization', 'behavior']);
   const metric = h.metric ?? 'concurrency';
   if (metric !== 'concurrency' && metric !== 'utilization') throw new ScenarioError(`${path}.hpa.metric`, 'must be concurrency or utilization');
   const minReplicas = h.minReplicas === undefined ? 1 : num(h.minReplicas, `${path}.hpa.minReplicas`, { min: 1, integer: true });
   const maxReplicas = h.maxReplicas === undefined ? 1000 : num(h.maxReplicas, `${path}.hpa.maxReplicas`, { min: minReplicas, integer: true });
+  const tolerance = h.tolerance === undefined ? 0.1 : num(h.tolerance, `${path}.hpa.tolerance`, { min: 0 });
+  const behavior = obj(h.behavior ?? {}, `${path}.hpa.behavior`, ['scaleUp', 'scaleDown']);
+  const scaleDown = scalingRules(behavior.scaleDown, `${path}.hpa.behavior.scaleDown`, defaultScaleDownRules(), tolerance);
+  if (h.scaleDownStabilization !== undefined) {
+    if (isObj(behavior.scaleDown) && 'stabilizationWindowSeconds' in behavior.scaleDown) {
+      throw new ScenarioError(`${path}.hpa.scaleDownStabilization`, 'give either this or behavior.scaleDown.stabilizationWindowSeconds, not both');
+    }
+    scaleDown.stabilizationWindowSeconds = stabilizationWindow(h.scaleDownStabilization, `${path}.hpa.scaleDownStabilization`);
+  }
   return {
     name, kind: 'hpa',
     hpa: {
       metric, minReplicas, maxReplicas,
       target: h.target === undefined ? (metric === 'utilization' ? 70 : 7) : num(h.target, `${path}.hpa.target`, { gt: 0 }),
-      scaleDownStabilizationSeconds: h.scaleDownStabilization === undefined ? 300 : seconds(h.scaleDownStabilization, `${path}.hpa.scaleDownStabilization`),
+      scaleUp: scalingRules(behavior.scaleUp, `${path}.hpa.behavior.scaleUp`, defaultScaleUpRules(), tolerance),
+      scaleDown,
     },
+  };
+}
+
+/** 0..3600 s, as the API server validates `stabilizationWindowSeconds`. */
+function stabilizationWindow(v: unknown, path: string): number {
+  const s = seconds(v, path);
+  if (s > 3600) throw new ScenarioError(path, `must be ≤ 3600 s, got ${s}`);
+  return s;
+}
+
+/**
+ * `behavior.scaleUp` / `behavior.scaleDown` with the HorizontalPodAutoscaler's
+ * field names; missing fields take Kubernetes' defaults, values its validation.
+ */
+function scalingRules(v: unknown, path: string, defaults: HpaScalingRules, tolerance: number): HpaScalingRules {
+  if (v === undefined) return { ...defaults, tolerance };
+  const r = obj(v, path, ['stabilizationWindowSeconds', 'selectPolicy', 'policies', 'tolerance']);
+  const selectPolicy = r.selectPolicy ?? defaults.selectPolicy;
+  if (selectPolicy !== 'Max' && selectPolicy !== 'Min' && selectPolicy !== 'Disabled') throw new ScenarioError(`${path}.selectPolicy`, 'must be Max, Min or Disabled');
+  let policies = defaults.policies;
+  if (r.policies !== undefined) {
+    if (!Array.isArray(r.policies) || r.policies.length === 0) throw new ScenarioError(`${path}.policies`, 'must be a non-empty list');
+    policies = r.policies.map((p, i) => {
+      const at = `${path}.policies[${i}]`;
+      const o = obj(p, at, ['type', 'value', 'periodSeconds']);
+      if (o.type !== 'Pods' && o.type !== 'Percent') throw new ScenarioError(`${at}.type`, 'must be Pods or Percent');
+      const periodSeconds = num(o.periodSeconds, `${at}.periodSeconds`, { gt: 0, integer: true });
+      if (periodSeconds > 1800) throw new ScenarioError(`${at}.periodSeconds`, `must be ≤ 1800, got ${periodSeconds}`);
+      return { type: o.type, value: num(o.value, `${at}.value`, { gt: 0, integer: true }), periodSeconds };
+    });
+  }
+  return {
+    stabilizationWindowSeconds: r.stabilizationWindowSeconds === undefined ? defaults.stabilizationWindowSeconds : stabilizationWindow(r.stabilizationWindowSeconds, `${path}.stabilizationWindowSeconds`),
+    selectPolicy,
+    policies,
+    tolerance: r.tolerance === undefined ? tolerance : num(r.tolerance, `${path}.tolerance`, { min: 0 }),
   };
 }
 

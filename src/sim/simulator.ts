@@ -4,7 +4,7 @@ import { RevisionAutoscaler } from '../decider/multiScaler.js';
 import { aggregateScrapedStats, sampleSize, scrapeOrder } from '../metrics/scrapeSampling.js';
 import type { Stat } from '../metrics/stat.js';
 import type { Recorder } from '../recording/recorder.js';
-import { defaultHpaBehavior, HpaScaler } from '../scaler/hpa.js';
+import { HpaScaler } from '../scaler/hpa.js';
 import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
 import type { Random } from './random.js';
 import type { PolicyReport, TimeseriesRow } from './report.js';
@@ -65,7 +65,7 @@ export class RevisionSimulation {
       options.recorder?.revision(SIM_EPOCH, key, settings, initial);
     } else if (policy.kind === 'hpa') {
       initial = policy.hpa.minReplicas;
-      this.hpa = new HpaScaler({ ...defaultHpaBehavior(policy.hpa.minReplicas, policy.hpa.maxReplicas), scaleDownStabilizationSeconds: policy.hpa.scaleDownStabilizationSeconds });
+      this.hpa = new HpaScaler(policy.hpa);
     } else initial = policy.replicas;
     // Knative's rule: through the activator when at zero or when excess burst capacity is negative.
     const autoscaler = this.autoscaler;

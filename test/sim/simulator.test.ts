@@ -130,6 +130,10 @@ describe('bad scenario files', () => {
     { name: 'invalid autoscaler config', yaml: 'duration: 60\nrevisions: [{name: a, config: {stable-window: 2s}, workload: {constant: {rate: 1}}}]', error: /revisions\[0\]\.config\.stable-window/ },
     { name: 'impossible lognormal', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, serviceTime: {lognormal: {mean: 1, p99: 0.5}}}]', error: /serviceTime\.lognormal\.p99/ },
     { name: 'two workload kinds', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}, ramp: {from: 0, to: 1, start: 0, end: 10}}}]', error: /workload: must have exactly one of/ },
+    { name: 'HPA policy type', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{hpa: {behavior: {scaleUp: {policies: [{type: Replicas, value: 1, periodSeconds: 15}]}}}}]', error: /policies\[0\]\.hpa\.behavior\.scaleUp\.policies\[0\]\.type: must be Pods or Percent/ },
+    { name: 'HPA policy period', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{hpa: {behavior: {scaleDown: {policies: [{type: Pods, value: 1, periodSeconds: 3600}]}}}}]', error: /scaleDown\.policies\[0\]\.periodSeconds: must be ≤ 1800/ },
+    { name: 'HPA select policy', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{hpa: {behavior: {scaleDown: {selectPolicy: max}}}}]', error: /scaleDown\.selectPolicy: must be Max, Min or Disabled/ },
+    { name: 'HPA stabilization twice', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{hpa: {scaleDownStabilization: 60, behavior: {scaleDown: {stabilizationWindowSeconds: 30}}}}]', error: /hpa\.scaleDownStabilization: give either this or behavior/ },
     { name: 'policy twice', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{kpa: {}}, {kpa: {}}]', error: /policies\[1\]\.name: "kpa" is used twice/ },
   ])('$name → exit 2 naming the field', async ({ yaml, error }) => {
     writeFileSync(join(dir, 'unsorted.csv'), 'timestamp\n1.5\n0.5\n');
@@ -138,6 +142,22 @@ describe('bad scenario files', () => {
     const { code, stderr } = await runCli(['simulate', file, '--out', join(dir, 'out')]);
     expect(code).toBe(2);
     expect(stderr).toMatch(error);
+  });
+});
+
+describe('HPA behavior in scenarios', () => {
+  it('takes the HorizontalPodAutoscaler field names, with Kubernetes defaults for what is missing', () => {
+    const scenario = parseScenario(`duration: 60
+revisions: [{name: a, workload: {constant: {rate: 1}}}]
+policies:
+  - {name: slow-down, hpa: {target: 5, behavior: {scaleDown: {stabilizationWindowSeconds: 60, policies: [{type: Pods, value: 1, periodSeconds: 30}]}}}}
+`);
+    const policy = scenario.policies[0];
+    expect(policy.kind === 'hpa' && policy.hpa).toMatchObject({
+      target: 5,
+      scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }], tolerance: 0.1 },
+      scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }], tolerance: 0.1 },
+    });
   });
 });
 
