@@ -36,6 +36,8 @@ export interface KubernetesModeOptions {
   requestTimeoutMs?: number;
   /** Server-side watch timeout (default: client-go's random 5–10 min); tests shorten it. */
   watchTimeoutSeconds?: () => number;
+  /** How long an informer's list may take before it is retried (default 60 s). */
+  listTimeoutMs?: number;
 }
 
 /** After this long without a watch error, the next error starts the backoff from the beginning again. */
@@ -79,23 +81,29 @@ export class KubernetesMode {
   async start(): Promise<void> {
     const { kubeConfig, namespaces, ownNamespace } = this.o;
     const configMapName = this.o.configMapName ?? 'config-autoscaler';
-    const timeoutSeconds = this.o.watchTimeoutSeconds;
+    // Every list and watch is bounded in time: a request the API server never answers must not stall an informer.
+    const informerOptions = { timeoutSeconds: this.o.watchTimeoutSeconds, headersTimeoutMs: this.o.requestTimeoutMs, listTimeoutMs: this.o.listTimeoutMs };
     // Only the one ConfigMap: with a metadata.name field selector RBAC can limit list/watch to it (resourceNames).
     const fieldSelector = `metadata.name=${configMapName}`;
     this.configInformer = makeResumableInformer<V1ConfigMap>(kubeConfig, `/api/v1/namespaces/${ownNamespace}/configmaps`,
-      () => this.core.listNamespacedConfigMap({ namespace: ownNamespace, fieldSelector }), { fieldSelector, timeoutSeconds });
+      () => this.core.listNamespacedConfigMap({ namespace: ownNamespace, fieldSelector }), { ...informerOptions, fieldSelector });
     // All namespaces: one cluster-wide informer per kind; a list: one informer per namespace and kind.
     const scopes = namespaces.length === 0 ? [undefined] : [...new Set(namespaces)];
     for (const ns of scopes) {
       this.deploymentInformers.push(makeResumableInformer<V1Deployment>(kubeConfig,
         ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
-        () => (ns ? this.apps.listNamespacedDeployment({ namespace: ns }) : this.apps.listDeploymentForAllNamespaces()), { timeoutSeconds }));
+        () => (ns ? this.apps.listNamespacedDeployment({ namespace: ns }) : this.apps.listDeploymentForAllNamespaces()), informerOptions));
       this.podInformers.push(makeResumableInformer<V1Pod>(kubeConfig, ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
-        () => (ns ? this.core.listNamespacedPod({ namespace: ns }) : this.core.listPodForAllNamespaces()), { timeoutSeconds }));
+        () => (ns ? this.core.listNamespacedPod({ namespace: ns }) : this.core.listPodForAllNamespaces()), informerOptions));
     }
     this.watchConfig(this.configInformer);
     for (const inf of this.deploymentInformers) {
-      for (const verb of ['add', 'update'] as const) inf.on(verb, (d) => this.syncDeployment(d));
+      for (const verb of ['add', 'update'] as const) {
+        inf.on(verb, (d) => {
+          this.actuator.observed(this.keyOf(d));
+          this.syncDeployment(d);
+        });
+      }
       inf.on('delete', (d) => this.dropDeployment(d));
       this.restartOnError(inf, 'deployments');
     }
@@ -106,7 +114,7 @@ export class KubernetesMode {
     this.driver = new ScalingDriver({
       service: this.o.service, clock: this.o.clock, logger: this.o.logger, dryRun: this.o.dryRun, mayActuate: this.o.isLeader,
       actuator: {
-        currentReplicas: (key) => this.targets.get(keyString(key))?.deployment.spec?.replicas ?? 1,
+        currentReplicas: (key) => this.actuator.confirmedReplicas(key) ?? this.targets.get(keyString(key))?.deployment.spec?.replicas ?? 1,
         apply: (key, replicas) => this.actuator.apply(key, replicas),
         activatorInPath: (key) => this.canComeBackFromZero(key),
       },

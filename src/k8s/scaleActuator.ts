@@ -17,6 +17,8 @@ export class ScaleActuator {
   /** Backoff waits in progress, cut short by stop() and cancel() so shutdown never waits for a retry. */
   private readonly waits = new Map<NodeJS.Timeout, () => void>();
   private stopped = false;
+  /** Replicas the API server confirmed in its answer to a patch, until the Deployment informer catches up. */
+  private readonly confirmed = new Map<string, number>();
   /** Patches that succeeded, for tests and the log. */
   applied = 0;
 
@@ -35,9 +37,24 @@ export class ScaleActuator {
     if (!this.running.has(k)) void this.drain(k);
   }
 
+  /**
+   * The replicas a patch set, as the API server answered, newer than what the
+   * Deployment informer has shown since: so a watch that lags (or is down)
+   * does not make the same patch go out again every tick.
+   */
+  confirmedReplicas(key: RevisionKey): number | undefined {
+    return this.confirmed.get(keyString(key));
+  }
+
+  /** The Deployment informer delivered a newer version: it is the source of truth again. */
+  observed(key: RevisionKey): void {
+    this.confirmed.delete(keyString(key));
+  }
+
   /** The Deployment is no longer autoscaled (deleted or opted out): drop its queued patch and stop retrying. */
   cancel(key: RevisionKey): void {
     const k = keyString(key);
+    this.confirmed.delete(k);
     this.pending.delete(k);
     if (this.running.has(k)) {
       this.cancelled.add(k);
@@ -86,10 +103,11 @@ export class ScaleActuator {
     const k = keyString(key);
     for (let attempt = 0; attempt < this.maxAttempts && !this.stopped && !this.cancelled.has(k); attempt++) {
       try {
-        await withTimeout(this.api.patchNamespacedDeploymentScale(
+        const scale = await withTimeout(this.api.patchNamespacedDeploymentScale(
           { name: key.name, namespace: key.namespace, body: { spec: { replicas } } },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         ), this.requestTimeoutMs, `patch ${keyString(key)}/scale`);
+        if (!this.cancelled.has(k)) this.confirmed.set(k, scale.spec?.replicas ?? replicas);
         this.applied++;
         this.logger.info({ deployment: keyString(key), replicas }, `scaled ${keyString(key)} to ${replicas}`);
         return;
