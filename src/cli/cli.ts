@@ -1,4 +1,4 @@
-import { type Command, type CommandContext, UsageError } from './usage.js';
+import { type Command, type CommandContext, FileArgumentError, UsageError } from './usage.js';
 import { REPLAY_USAGE, replayCommand } from './replayCommand.js';
 import { RUN_USAGE, runCommand } from './runCommand.js';
 import { SIMULATE_USAGE, simulateCommand } from './simulateCommand.js';
@@ -32,6 +32,10 @@ export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Pr
   } catch (err) {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`kpa ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    if (err instanceof FileArgumentError) {
+      io.stderr.write(`kpa ${name}: ${err.message}\n`);
       return 2;
     }
     throw err;

@@ -1,4 +1,5 @@
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { readFileSync, type WriteStream } from 'node:fs';
+import { closeOutput, openOutputFile } from './outputFiles.js';
 import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '../log.js';
 import { Recorder } from '../recording/recorder.js';
@@ -69,13 +70,12 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   let recorder: Recorder | undefined;
   const openRecording = (): void => {
     if (values.record === undefined) return;
-    recordStream = createWriteStream(values.record, { flags: 'w' });
+    recordStream = openOutputFile('--record', values.record);
     const stream = recordStream;
     recorder = new Recorder({ write: (line) => void stream.write(line) });
   };
   const closeRecording = async (): Promise<void> => {
-    const stream = recordStream;
-    if (stream) await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (recordStream && values.record !== undefined) await closeOutput('--record', values.record, recordStream);
   };
 
   /** Every mode: report the service up, wait for Ctrl-C, stop everything, flush the recording. */

@@ -1,4 +1,5 @@
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { closeOutput, makeOutputDir, openOutputFile } from './outputFiles.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Recorder } from '../recording/recorder.js';
@@ -14,10 +15,6 @@ export const SIMULATE_USAGE = `kpa simulate SCENARIO --out DIR [--record FILE]
   DIR/report.html and DIR/traffic.svg. --record writes the KPA engine's input
   as a recording that \`kpa replay\` turns into the same decisions.`;
 
-function finish(stream: NodeJS.WritableStream & { end(cb: () => void): void }): Promise<void> {
-  return new Promise((resolve) => stream.end(resolve));
-}
-
 export async function simulateCommand(ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: { out: { type: 'string' }, record: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError('simulate takes exactly one SCENARIO file');
@@ -30,10 +27,12 @@ export async function simulateCommand(ctx: CommandContext): Promise<number> {
     ctx.stderr.write(`kpa simulate: ${positionals[0]}: ${err.message}\n`);
     return 2;
   }
-  mkdirSync(values.out, { recursive: true });
-  const csv = createWriteStream(join(values.out, 'timeseries.csv'));
+  makeOutputDir('--out', values.out);
+  const recordPath = values.record;
+  const recordStream = recordPath ? openOutputFile('--record', recordPath) : null;
+  const csvPath = join(values.out, 'timeseries.csv');
+  const csv = openOutputFile('--out', csvPath);
   csv.write(TIMESERIES_HEADER);
-  const recordStream = values.record ? createWriteStream(values.record) : null;
   const series = new SeriesCollector();
   const report = runScenario(scenario, {
     onSecond: (row) => {
@@ -42,8 +41,8 @@ export async function simulateCommand(ctx: CommandContext): Promise<number> {
     },
     recorder: recordStream ? new Recorder({ write: (line) => void recordStream.write(line) }) : undefined,
   });
-  await finish(csv);
-  if (recordStream) await finish(recordStream);
+  await closeOutput('--out', csvPath, csv);
+  if (recordStream && recordPath) await closeOutput('--record', recordPath, recordStream);
   writeFileSync(join(values.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(values.out, 'report.html'), renderReportHtml(report, series));
   writeFileSync(join(values.out, 'traffic.svg'), trafficChart(report.results[0], series));

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeOutputDir } from './outputFiles.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { scatterChart } from '../charts/svg.js';
@@ -54,8 +55,8 @@ export async function sweepCommand(ctx: CommandContext): Promise<number> {
   const runs = grid(params);
   const workers = values.workers === undefined ? defaultWorkers(runs.length) : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers must be a whole number ≥ 0');
+  makeOutputDir('--out', values.out); // before the runs: a bad --out must not cost a whole sweep
   const results = await runSweep(file, runs, workers, progressBar(ctx, runs.length));
-  mkdirSync(values.out, { recursive: true });
   const keys = params.map((p) => p.key);
   const header = [...keys, 'coldStarts', 'failed', 'p99Ms', 'podSeconds', 'scaleEvents', 'error'];
   const rows = results.map((r) => [...keys.map((k) => r.params[k]), r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents, r.error ?? '']);
@@ -65,7 +66,7 @@ export async function sweepCommand(ctx: CommandContext): Promise<number> {
   const failed = results.filter((r) => r.error);
   for (const r of failed) ctx.stderr.write(`kpa sweep: run ${JSON.stringify(r.params)} failed: ${r.error}\n`);
   ctx.stdout.write(`${results.length - failed.length} of ${results.length} runs done; wrote ${join(values.out, 'index.html')}\n`);
-  return 0;
+  return failed.length === results.length ? 1 : 0; // nothing to compare when every run failed
 }
 
 function sweepHtml(file: string, keys: string[], results: SweepResult[]): string {

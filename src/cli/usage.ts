@@ -18,3 +18,14 @@ export interface CommandContext {
 
 /** A subcommand resolves with its exit status. */
 export type Command = (ctx: CommandContext) => Promise<number>;
+
+/** A file or directory named on the command line cannot be used: printed without the usage, exit status 2. */
+export class FileArgumentError extends Error {
+  constructor(readonly option: string, readonly path: string, cause: Error) {
+    // Node says "ENOENT: no such file or directory, open '/x'": keep the reason, the path is already named.
+    const reason = cause.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+    const code = (cause as NodeJS.ErrnoException).code;
+    super(`${option} ${path}: ${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`);
+    this.name = 'FileArgumentError';
+  }
+}

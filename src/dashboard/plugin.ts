@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Clock } from '../clock.js';
@@ -31,9 +32,16 @@ export function dashboardPlugin(service: AutoscalerService, clock: Clock): Fasti
     app.get('/dashboard/uplot.css', async (_req, reply) => reply.type('text/css; charset=utf-8').send(uplotCss));
     app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 
+    // Open event streams never end by themselves: closing the service ends them, or it would wait for them forever.
+    const streams = new Set<ServerResponse>();
+    app.addHook('preClose', async () => {
+      for (const res of streams) res.end();
+    });
+
     app.get('/api/stream', (req, reply) => {
       reply.hijack();
       const res = reply.raw;
+      streams.add(res);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       const send = (): void => {
         res.write(`data: ${JSON.stringify({ t: clock.now(), revisions: service.snapshots().map(publicSnapshot) })}\n\n`);
@@ -51,6 +59,7 @@ export function dashboardPlugin(service: AutoscalerService, clock: Clock): Fasti
       });
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       req.raw.on('close', () => {
+        streams.delete(res);
         unsubscribe();
         clearInterval(keepAlive);
       });

@@ -31,6 +31,17 @@ describe('kpa run --targets: bad files', () => {
     expect((await runCli(['run', 'stray'])).stderr).toMatch(/unexpected argument "stray"/);
     expect((await runCli(['run', '--targets', 'x', '--http-port', '70000'])).stderr).toMatch(/--http-port must be a port/);
   });
+
+  it('a --record or --out path that cannot be written is exit 2 naming it, before anything runs', async () => {
+    const missing = join(tempDir('out'), 'no', 'such', 'dir', 'x.jsonl');
+    const run = await runCli(['run', '--targets', 'simulations/targets-example.yaml', '--record', missing, '--http-port', '0', '--stats-port', '0']);
+    expect(run).toMatchObject({ code: 2, stderr: `kpa run: --record ${missing}: no such file or directory (ENOENT)\n` });
+    const simulate = await runCli(['simulate', 'simulations/steady.yaml', '--out', tempDir('out'), '--record', missing]);
+    expect(simulate).toMatchObject({ code: 2, stderr: `kpa simulate: --record ${missing}: no such file or directory (ENOENT)\n` });
+    const file = tempFile('plain.txt', 'not a directory');
+    const sweep = await runCli(['sweep', 'simulations/steady.yaml', '--param', 'config.stable-window=30s', '--out', join(file, 'sub')]);
+    expect(sweep).toMatchObject({ code: 2, stderr: `kpa sweep: --out ${join(file, 'sub')}: not a directory (ENOTDIR)\n` });
+  });
 });
 
 describe('kpa run --targets: the built binary', () => {

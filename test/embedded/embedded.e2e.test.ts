@@ -55,11 +55,16 @@ describe('kpa run with the embedded demo (what npm start runs)', () => {
     }
   }, 120_000);
 
-  it('stops on SIGTERM within 5 s', async () => {
+  it('stops on SIGTERM within 5 s, also with a dashboard open', async () => {
     const kpa = await spawnKpa(['run', '--embedded', '--http-port', '0', '--stats-port', '0']);
     try {
       await until(() => kpa.stderr().includes('"desiredPods"'), 10_000);
+      // An open dashboard holds an event stream that never ends by itself.
+      const stream = await fetch(`http://127.0.0.1:${kpa.port}/api/stream`);
+      const reader = stream.body!.getReader();
+      expect((await reader.read()).done).toBe(false);
       const { code, ms } = await kpa.stop('SIGTERM');
+      expect((await reader.read()).done).toBe(true); // the stream was ended, not cut
       expect(code).toBe(0);
       expect(ms).toBeLessThan(5000);
     } finally {
