@@ -10,11 +10,23 @@ export interface LeaderElectionOptions {
   identity: string;
   clock: Clock;
   logger: Logger;
-  /** Seconds; client-go's defaults scaled for a 15 s failover. */
+  /** Seconds (defaults 10, 7, 2): a follower takes over within `failoverBoundSeconds`, 14 s. */
   leaseDurationSeconds?: number;
   renewDeadlineSeconds?: number;
   retryPeriodSeconds?: number;
   onChange?: (leader: boolean) => void;
+}
+
+/** Timings that keep failover within 15 s of the leader's loss (client-go's 15/10/2 would take up to 19 s). */
+export const DEFAULT_LEASE_TIMING = { leaseDurationSeconds: 10, renewDeadlineSeconds: 7, retryPeriodSeconds: 2 } as const;
+
+/**
+ * The longest a follower can take to lead after the leader dies just after a
+ * renewal: it sees that renewal up to a retry period late, waits a lease
+ * duration from there, and acquires at its next attempt, up to a retry later.
+ */
+export function failoverBoundSeconds(t: { leaseDurationSeconds: number; retryPeriodSeconds: number } = DEFAULT_LEASE_TIMING): number {
+  return t.leaseDurationSeconds + 2 * t.retryPeriodSeconds;
 }
 
 /**
@@ -39,9 +51,9 @@ export class LeaderElector {
     // `??` rather than a spread: an option passed as undefined must not erase its default.
     this.o = {
       ...options,
-      leaseDurationSeconds: options.leaseDurationSeconds ?? 15,
-      renewDeadlineSeconds: options.renewDeadlineSeconds ?? 10,
-      retryPeriodSeconds: options.retryPeriodSeconds ?? 2,
+      leaseDurationSeconds: options.leaseDurationSeconds ?? DEFAULT_LEASE_TIMING.leaseDurationSeconds,
+      renewDeadlineSeconds: options.renewDeadlineSeconds ?? DEFAULT_LEASE_TIMING.renewDeadlineSeconds,
+      retryPeriodSeconds: options.retryPeriodSeconds ?? DEFAULT_LEASE_TIMING.retryPeriodSeconds,
     };
   }
 

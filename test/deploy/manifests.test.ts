@@ -21,7 +21,7 @@ describe('deploy/', () => {
     expect(existsSync('deploy/Dockerfile')).toBe(true);
   });
 
-  it('runs two non-root replicas with a read-only root filesystem, probes, limits and a PDB', () => {
+  it('runs two non-root replicas with a read-only root filesystem, probes, limits, and a rollout that never waits for a follower', () => {
     const dep = find('Deployment');
     expect(dep.spec.replicas).toBe(2);
     const pod = dep.spec.template.spec;
@@ -31,7 +31,10 @@ describe('deploy/', () => {
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(c.resources.requests && c.resources.limits).toBeTruthy();
-    expect(find('PodDisruptionBudget').spec.minAvailable).toBe(1);
+    // Only the leader is ever Ready: a rollout must be allowed to replace every pod without waiting for
+    // Readiness, and no PodDisruptionBudget may hold the leader (it would block every drain of its node).
+    expect(dep.spec.strategy.rollingUpdate.maxUnavailable).toBe(dep.spec.replicas);
+    expect(all.some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
     expect(find('Service').spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
     expect(find('NetworkPolicy').spec.ingress[0].ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
   });

@@ -1,7 +1,7 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startKubernetesRun } from '../../src/cli/runKubernetes.js';
-import { LeaderElector } from '../../src/k8s/leaderElection.js';
+import { DEFAULT_LEASE_TIMING, failoverBoundSeconds, LeaderElector } from '../../src/k8s/leaderElection.js';
 import { silentLogger } from '../../src/log.js';
 import { until } from '../helpers/wait.js';
 import { FakeApiServer } from './apiServer.js';
@@ -29,6 +29,11 @@ afterEach(async () => {
 });
 
 describe('leader election on a Lease', () => {
+  it('the default timings fail over within 15 s, and a leader steps down before its lease could pass', () => {
+    expect(failoverBoundSeconds()).toBeLessThanOrEqual(15);
+    expect(DEFAULT_LEASE_TIMING.renewDeadlineSeconds).toBeLessThan(DEFAULT_LEASE_TIMING.leaseDurationSeconds);
+  });
+
   it('elects one leader and fails over when it stops renewing', async () => {
     const a = elector('a');
     const b = elector('b');
@@ -40,7 +45,8 @@ describe('leader election on a Lease', () => {
     const lost = Date.now();
     await a.stop({ release: false }); // as if its pod died
     await until(() => b.isLeader, 5000);
-    expect(Date.now() - lost).toBeLessThan(3000); // lease duration 1 s + a retry: the scaled-down 15 s
+    // The scaled-down bound (1 s lease, 0.1 s retries: 1.2 s), with a second of slack for a busy machine.
+    expect(Date.now() - lost).toBeLessThan(failoverBoundSeconds({ leaseDurationSeconds: 1, retryPeriodSeconds: 0.1 }) * 1000 + 1000);
     await b.stop();
     const lease = await kubeConfigFor(api).makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'kpa-leader', namespace: OWN_NAMESPACE });
     expect(lease.spec?.holderIdentity).toBe(''); // released on a clean stop
