@@ -17,6 +17,8 @@ export interface ModelPod {
   readonly name: string;
   state: 'starting' | 'ready' | 'draining';
   readonly startedAt: number;
+  /** When it became ready (Infinity while starting). */
+  readyAt: number;
   inService: number;
   proxiedInService: number;
   /** Integrals over the current second, for queue-proxy's averages. */
@@ -70,6 +72,7 @@ export class ServingModel {
   total = 0;
   completed = 0;
   failed = 0;
+  /** Requests that waited for a pod to start: served by a pod that became ready after they arrived. */
   coldStarts = 0;
   podSeconds = 0;
   podsMax = 0;
@@ -163,7 +166,6 @@ export class ServingModel {
     const pod = this.podWithCapacity();
     if (pod) this.start(pod, req, t);
     else {
-      if (ready === 0) this.coldStarts++;
       this.waiting.push(req);
       if (!req.proxied) this.directWaiting++;
     }
@@ -189,6 +191,7 @@ export class ServingModel {
       this.activatorProxiedInFlight++;
     }
     this.queueing.record((t - req.arrival) * 1000);
+    if (pod.readyAt > req.arrival) this.coldStarts++;
     this.events.push(t + this.serviceTime(this.rng), { kind: 'done', pod, req });
   }
 
@@ -230,6 +233,7 @@ export class ServingModel {
       case 'ready':
         if (pod.state === 'starting') {
           pod.state = 'ready';
+          pod.readyAt = t;
           pod.lastChange = t;
           this.dispatchWaiting(t);
         }
@@ -251,7 +255,7 @@ export class ServingModel {
 
   private addPod(t: number, readyNow: boolean): void {
     const pod: ModelPod = {
-      name: `${this.revision.name}-${++this.podCounter}`, state: readyNow ? 'ready' : 'starting', startedAt: t,
+      name: `${this.revision.name}-${++this.podCounter}`, state: readyNow ? 'ready' : 'starting', startedAt: t, readyAt: readyNow ? t : Infinity,
       inService: 0, proxiedInService: 0, area: 0, proxiedArea: 0, busyArea: 0, lastChange: t, requests: 0, proxiedRequests: 0,
     };
     this.pods.push(pod);
