@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync, writeSync, type WriteStream } from 'node:fs';
 import { FileArgumentError } from './usage.js';
 
 /**
@@ -7,13 +7,7 @@ import { FileArgumentError } from './usage.js';
  * 'error' event). A later write error is kept and reported by `closeOutput`.
  */
 export function openOutputFile(option: string, path: string): WriteStream {
-  let fd: number;
-  try {
-    fd = openSync(path, 'w');
-  } catch (err) {
-    throw new FileArgumentError(option, path, err as Error);
-  }
-  const stream = createWriteStream(path, { fd });
+  const stream = createWriteStream(path, { fd: openForWriting(option, path) });
   stream.on('error', () => undefined); // surfaced by closeOutput
   return stream;
 }
@@ -31,5 +25,50 @@ export function makeOutputDir(option: string, path: string): void {
     mkdirSync(path, { recursive: true });
   } catch (err) {
     throw new FileArgumentError(option, path, err as Error);
+  }
+}
+
+function openForWriting(option: string, path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (err) {
+    throw new FileArgumentError(option, path, err as Error);
+  }
+}
+
+/**
+ * A file written synchronously in 64 KiB chunks, for output produced inside a
+ * long synchronous run (a simulation): a stream would hold every line in
+ * memory until the run yields to the event loop.
+ */
+export class SyncOutputFile {
+  private readonly fd: number;
+  private pending: string[] = [];
+  private pendingLength = 0;
+
+  constructor(private readonly option: string, private readonly path: string) {
+    this.fd = openForWriting(option, path);
+  }
+
+  write(text: string): void {
+    this.pending.push(text);
+    this.pendingLength += text.length;
+    if (this.pendingLength >= 65_536) this.flush();
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+
+  private flush(): void {
+    if (this.pendingLength === 0) return;
+    try {
+      writeSync(this.fd, this.pending.join(''));
+    } catch (err) {
+      throw new FileArgumentError(this.option, this.path, err as Error);
+    }
+    this.pending = [];
+    this.pendingLength = 0;
   }
 }

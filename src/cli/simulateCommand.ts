@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { closeOutput, makeOutputDir, openOutputFile } from './outputFiles.js';
+import { makeOutputDir, SyncOutputFile } from './outputFiles.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Recorder } from '../recording/recorder.js';
@@ -28,10 +28,8 @@ export async function simulateCommand(ctx: CommandContext): Promise<number> {
     return 2;
   }
   makeOutputDir('--out', values.out);
-  const recordPath = values.record;
-  const recordStream = recordPath ? openOutputFile('--record', recordPath) : null;
-  const csvPath = join(values.out, 'timeseries.csv');
-  const csv = openOutputFile('--out', csvPath);
+  const record = values.record ? new SyncOutputFile('--record', values.record) : null;
+  const csv = new SyncOutputFile('--out', join(values.out, 'timeseries.csv'));
   csv.write(TIMESERIES_HEADER);
   const series = new SeriesCollector();
   const report = runScenario(scenario, {
@@ -39,10 +37,10 @@ export async function simulateCommand(ctx: CommandContext): Promise<number> {
       csv.write(timeseriesCsvLine(row));
       series.add(row);
     },
-    recorder: recordStream ? new Recorder({ write: (line) => void recordStream.write(line) }) : undefined,
+    recorder: record ? new Recorder({ write: (line) => record.write(line) }) : undefined,
   });
-  await closeOutput('--out', csvPath, csv);
-  if (recordStream && recordPath) await closeOutput('--record', recordPath, recordStream);
+  csv.close();
+  record?.close();
   writeFileSync(join(values.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(values.out, 'report.html'), renderReportHtml(report, series));
   writeFileSync(join(values.out, 'traffic.svg'), trafficChart(report.results[0], series));
