@@ -1,13 +1,34 @@
+import { goPowWhole } from './goFloat.js';
 import { TimedBuckets } from './timedBuckets.js';
 
 /** The smallest decay multiplier, so that huge windows do not degrade to a plain average. */
 const MIN_EXPONENT = 0.2;
-/** The weights of the buckets in a window add up to at least this. */
-const WEIGHT_PRECISION = 0.9999;
+/**
+ * The weights of the buckets in a window add up to at least 0.9999: Knative's
+ * `1 - weightPrecision` is Go constant arithmetic, exactly 0.0001.
+ */
+const ONE_MINUS_WEIGHT_PRECISION = 0.0001;
+
+/**
+ * Knative's coefficients for windows of 1..41 buckets, as Go's math.Pow
+ * computes 1 − 0.0001^(1/n) (V8's Math.pow differs in the last bit for some
+ * n, which can flip a decision at a threshold). From 42 buckets on the
+ * coefficient is MIN_EXPONENT.
+ */
+const GO_SMOOTHING_COEFFICIENTS = [
+  0.9999, 0.99, 0.9535841116638721, 0.9, 0.8415106807538886, 0.7845565309968116, 0.7317304204720274, 0.683772233983162,
+  0.6406186336195372, 0.6018928294465027, 0.5671238718916941, 0.535841116638722, 0.507611736829326, 0.4820525320768788,
+  0.45883047345353634, 0.4376586748096509, 0.41829086706256413, 0.40051574968105896, 0.3841517889339736, 0.36904265551980675,
+  0.3550533228962376, 0.342066775342432, 0.3299812496490411, 0.31870793094203875, 0.3081690290810636, 0.29829617132961717,
+  0.28902905676875645, 0.28031432699884795, 0.27210461560168486, 0.2643577455403586, 0.25703604924050527, 0.2501057906675441,
+  0.24353667244537114, 0.23730141409765548, 0.231375389960226, 0.2257363173188729, 0.22036398695947668, 0.21524002964853872,
+  0.21034771315002732, 0.2056717652757185, 0.20119821919842973,
+];
 
 /** The decay per bucket for a window of `buckets` buckets (Knative's computeSmoothingCoeff). */
 export function smoothingCoefficient(buckets: number): number {
-  return Math.max(1 - Math.pow(1 - WEIGHT_PRECISION, 1 / buckets), MIN_EXPONENT);
+  const exact = Number.isInteger(buckets) ? GO_SMOOTHING_COEFFICIENTS[buckets - 1] : undefined;
+  return exact ?? Math.max(1 - Math.pow(ONE_MINUS_WEIGHT_PRECISION, 1 / buckets), MIN_EXPONENT);
 }
 
 /**
@@ -34,7 +55,7 @@ export class WeightedBuckets extends TimedBuckets {
     if (nowBucket > this.lastWrite) {
       // The silent buckets since the last write weigh in as zeros.
       const zeros = nowBucket - this.lastWrite;
-      multiplier *= Math.pow(decay, zeros);
+      multiplier *= goPowWhole(decay, zeros);
       count -= zeros;
     }
     const start = this.lastWrite + length;
