@@ -36,6 +36,7 @@ export class TimedBuckets implements WindowAverager {
   protected windowTotal = 0;
 
   constructor(windowSeconds: number, granularitySeconds = 1) {
+    checkWindow(windowSeconds, granularitySeconds);
     this.granularity = granularitySeconds;
     this.window = windowSeconds;
     this.buckets = new Float64Array(Math.ceil(windowSeconds / granularitySeconds));
@@ -96,6 +97,7 @@ export class TimedBuckets implements WindowAverager {
 
   resizeWindow(windowSeconds: number, now: number): void {
     if (windowSeconds === this.window) return;
+    checkWindow(windowSeconds, this.granularity);
     const count = Math.ceil(windowSeconds / this.granularity);
     const resized = new Float64Array(count);
     let total = 0;
@@ -117,5 +119,12 @@ export class TimedBuckets implements WindowAverager {
     this.window = windowSeconds;
     this.buckets = resized;
     this.windowTotal = total;
+  }
+}
+
+/** A window that is not a finite number of whole buckets would make the bucket loops run forever. */
+function checkWindow(windowSeconds: number, granularitySeconds: number): void {
+  if (!Number.isFinite(windowSeconds) || !(windowSeconds >= granularitySeconds) || !(granularitySeconds > 0)) {
+    throw new RangeError(`a window of ${windowSeconds} s in buckets of ${granularitySeconds} s`);
   }
 }

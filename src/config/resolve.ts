@@ -105,9 +105,11 @@ const NANOS = 1e9;
 export function makeMetricSpec(rev: RevisionSpec, config: AutoscalerConfig): MetricSpec {
   const stable = stableWindowSeconds(rev, config);
   const percentage = annotationFloat(rev.annotations, 'panicWindowPercentage') ?? config.panicWindowPercentage;
-  // Go: time.Duration(float64(stableWindow) * pct / 100.0).Round(time.Second), in nanoseconds.
+  // Go: time.Duration(float64(stableWindow) * pct / 100.0).Round(time.Second), in nanoseconds. A NaN
+  // percentage passes Knative's range checks; Go's conversion of NaN to int64 gives MinInt64 (amd64), a
+  // negative window, which the floor of one bucket turns into 1 s.
   const panicNanos = Math.trunc((stable * NANOS * percentage) / 100.0);
-  const panicSeconds = Math.max(1, roundHalfAwayFromZero(panicNanos / NANOS));
+  const panicSeconds = Number.isFinite(panicNanos) ? Math.max(1, roundHalfAwayFromZero(panicNanos / NANOS)) : 1;
   return {
     stableWindowSeconds: stable,
     panicWindowSeconds: panicSeconds,

@@ -62,6 +62,8 @@ describe('makeDeciderSpec and makeMetricSpec', () => {
     { name: '1 % of 6 s is at least 1 s', anns: { [A('window')]: '6s', [A('panic-window-percentage')]: '1' }, stable: 6, panic: 1 },
     { name: '15 % of 10 s rounds half away from zero', anns: { [A('window')]: '10s', [A('panic-window-percentage')]: '15' }, stable: 10, panic: 2 },
     { name: '100 %', anns: { [A('panic-window-percentage')]: '100' }, stable: 60, panic: 60 },
+    // NaN passes Knative's range check; Go turns the NaN duration into MinInt64, floored at one bucket.
+    { name: 'NaN % is 1 s, as in Go', anns: { [A('panic-window-percentage')]: 'NaN' }, stable: 60, panic: 1 },
   ])('metric windows: $name', ({ anns, stable, panic }) => {
     expect(makeMetricSpec(rev(anns), defaults)).toMatchObject({ stableWindowSeconds: stable, panicWindowSeconds: panic });
   });
