@@ -11,6 +11,7 @@ const SPECIAL_FLOAT = /^[+-]?(?:inf|infinity|nan)$/i;
 
 /** strconv.ParseFloat(s, 64): decimal, hex (with p exponent), inf/infinity/nan; overflow is an error. */
 export function parseGoFloat(s: string): number | undefined {
+  if (s.includes('_') && !underscoresBetweenDigits(s)) return undefined;
   if (SPECIAL_FLOAT.test(s)) {
     const lower = s.toLowerCase();
     if (lower.endsWith('nan')) return lower === 'nan' ? NaN : undefined; // Go accepts no sign on NaN
@@ -27,12 +28,37 @@ export function parseGoFloat(s: string): number | undefined {
     value = mantissa * 2 ** (Number(exp.replace(/_/g, '')) - fracBits);
     if (sign === '-') value = -value;
   } else {
-    // Underscores are only legal in Go with a base prefix, which decimal has not.
-    if (s.includes('_') || !DECIMAL_FLOAT.test(s)) return undefined;
-    value = Number(s);
+    if (!DECIMAL_FLOAT.test(s)) return undefined;
+    value = Number(s.replace(/_/g, ''));
   }
   if (!Number.isFinite(value)) return undefined; // ErrRange
   return value;
+}
+
+/**
+ * Go's rule for digit separators in number literals (strconv's underscoreOK):
+ * an underscore only between two digits, or between a base prefix and a digit.
+ */
+function underscoresBetweenDigits(literal: string): boolean {
+  let s = literal.replace(/^[+-]/, '');
+  let last: 'start' | 'digit' | 'underscore' | 'other' = 'start';
+  let hex = false;
+  if (/^0[bBoOxX]/.test(s)) {
+    hex = /^0[xX]/.test(s);
+    s = s.slice(2);
+    last = 'digit'; // the prefix counts as a digit
+  }
+  for (const c of s) {
+    if (/[0-9]/.test(c) || (hex && /[a-fA-F]/.test(c))) last = 'digit';
+    else if (c === '_') {
+      if (last !== 'digit') return false;
+      last = 'underscore';
+    } else {
+      if (last === 'underscore') return false;
+      last = 'other';
+    }
+  }
+  return last !== 'underscore';
 }
 
 /** strconv.ParseInt(s, 10, bits). */
