@@ -75,7 +75,7 @@ export class KubernetesMode {
     this.o = options;
     this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs);
+    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs, undefined, options.isLeader);
   }
 
   async start(): Promise<void> {
@@ -116,6 +116,7 @@ export class KubernetesMode {
       actuator: {
         currentReplicas: (key) => this.actuator.confirmedReplicas(key) ?? this.targets.get(keyString(key))?.deployment.spec?.replicas ?? 1,
         apply: (key, replicas) => this.actuator.apply(key, replicas),
+        withdraw: (key) => this.actuator.withdraw(key),
         activatorInPath: (key) => this.canComeBackFromZero(key),
       },
     });

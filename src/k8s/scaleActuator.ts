@@ -12,7 +12,7 @@ import { backoffMs, isRetryable, statusOf, withTimeout } from './retry.js';
 export class ScaleActuator {
   private readonly pending = new Map<string, { key: RevisionKey; replicas: number }>();
   private readonly running = new Set<string>();
-  /** Deployments dropped while a patch was in flight: their retries end at the next attempt. */
+  /** Deployments dropped or patches withdrawn while in flight: their retries end at the next attempt. */
   private readonly cancelled = new Set<string>();
   /** Backoff waits in progress, cut short by stop() and cancel() so shutdown never waits for a retry. */
   private readonly waits = new Map<NodeJS.Timeout, () => void>();
@@ -28,6 +28,8 @@ export class ScaleActuator {
     /** A patch with no answer by then counts as failed and is retried. */
     private readonly requestTimeoutMs = 10_000,
     private readonly maxAttempts = 8,
+    /** Checked before every attempt: a replica that lost the leadership stops patching at once, retries included. */
+    private readonly mayActuate: () => boolean = () => true,
   ) {}
 
   apply(key: RevisionKey, replicas: number): void {
@@ -51,15 +53,20 @@ export class ScaleActuator {
     this.confirmed.delete(keyString(key));
   }
 
-  /** The Deployment is no longer autoscaled (deleted or opted out): drop its queued patch and stop retrying. */
-  cancel(key: RevisionKey): void {
+  /** The scaler no longer wants a change: drop the queued patch and stop retrying one that failed. */
+  withdraw(key: RevisionKey): void {
     const k = keyString(key);
-    this.confirmed.delete(k);
     this.pending.delete(k);
     if (this.running.has(k)) {
       this.cancelled.add(k);
       this.wakeAll();
     }
+  }
+
+  /** The Deployment is no longer autoscaled (deleted or opted out): drop its queued patch and stop retrying. */
+  cancel(key: RevisionKey): void {
+    this.confirmed.delete(keyString(key));
+    this.withdraw(key);
   }
 
   stop(): void {
@@ -102,12 +109,16 @@ export class ScaleActuator {
   private async patch(key: RevisionKey, replicas: number): Promise<void> {
     const k = keyString(key);
     for (let attempt = 0; attempt < this.maxAttempts && !this.stopped && !this.cancelled.has(k); attempt++) {
+      if (!this.mayActuate()) {
+        this.logger.info({ deployment: k, replicas }, 'no longer the leader: scale patch dropped');
+        return;
+      }
       try {
         const scale = await withTimeout(this.api.patchNamespacedDeploymentScale(
           { name: key.name, namespace: key.namespace, body: { spec: { replicas } } },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         ), this.requestTimeoutMs, `patch ${keyString(key)}/scale`);
-        if (!this.cancelled.has(k)) this.confirmed.set(k, scale.spec?.replicas ?? replicas);
+        this.confirmed.set(k, scale.spec?.replicas ?? replicas);
         this.applied++;
         this.logger.info({ deployment: keyString(key), replicas }, `scaled ${keyString(key)} to ${replicas}`);
         return;

@@ -10,6 +10,8 @@ export interface Actuator {
   /** The target's replicas as last observed. */
   currentReplicas(key: RevisionKey): number;
   apply(key: RevisionKey, replicas: number): void;
+  /** The scaler wants the replicas the target has: a queued or retrying apply is stale, drop it. */
+  withdraw?(key: RevisionKey): void;
   /** Whether something can bring the target back from zero (an activator in the path, or an explicit opt-in). */
   activatorInPath(key: RevisionKey): boolean;
 }
@@ -65,7 +67,11 @@ export class ScalingDriver {
       currentReplicas, activatorInPath: actuator.activatorInPath(key),
     });
     this.o.service.setScaleStatus(key, { currentReplicas, wantReplicas: out.want, state: out.state, reason: out.reason, dryRun });
-    if (out.replicas === null) return;
+    if (out.replicas === null) {
+      // e.g. 5 → 3 failed and is waiting to retry, then the decision went back to 5: the retry must not land.
+      if (out.want === currentReplicas) actuator.withdraw?.(key);
+      return;
+    }
     if (dryRun) {
       this.o.logger.info({ revision: keyString(key), replicas: out.replicas, currentReplicas }, `dry run: would scale to ${out.replicas} (${out.reason})`);
       return;

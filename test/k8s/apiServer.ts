@@ -36,6 +36,12 @@ export interface Fault extends FaultMatch {
   delayMs?: number;
 }
 
+/** Matched requests are served as usual, but only after `delayMs`: a slow answer, or a write that lands after the client gave up. */
+export interface Slowdown extends FaultMatch {
+  delayMs: number;
+  count?: number;
+}
+
 interface Watcher {
   route: Route;
   selector: Selector;
@@ -113,7 +119,10 @@ export class FakeApiServer {
   /** Watches from a version older than this get 410 Gone (after `expireWatches`); a fresh list's version is never older. */
   private oldestVersion = 0;
   private history: { rv: number; resource: string; type: string; object: StoredObject }[] = [];
-  private readonly faults: (Fault & { remaining: number })[] = [];
+  private readonly faults: (Fault & { remaining: number; slow?: boolean })[] = [];
+  private delayed = 0;
+  /** Sees every request (with its body, before any fault applies): tests check what a client asked for. */
+  onRequest: ((call: RecordedCall, body: unknown) => void) | undefined;
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<FakeApiServer> {
@@ -167,6 +176,35 @@ export class FakeApiServer {
     this.faults.push({ ...fault, remaining: fault.count ?? 1 });
   }
 
+  /** The next `count` (default 1) matching requests are served normally after `delayMs`. */
+  slow(slowdown: Slowdown): void {
+    this.faults.push({ ...slowdown, status: 0, slow: true, remaining: slowdown.count ?? 1 });
+  }
+
+  /** Drops every injected fault and slowdown not used up yet (requests already delayed still finish). */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  /** Requests that injected faults and slowdowns are still waiting for. */
+  get faultsPending(): number {
+    return this.faults.reduce((sum, f) => sum + f.remaining, 0);
+  }
+
+  /** Requests held by an injected delay right now. */
+  get delayedRequests(): number {
+    return this.delayed;
+  }
+
+  /** Cuts every watch connection without a last event, as a dropped TCP connection or a restarted API server does. */
+  cutWatches(): void {
+    for (const w of this.watchers) {
+      clearTimeout(w.timer);
+      this.watchers.delete(w);
+      w.res.destroy();
+    }
+  }
+
   /** Ends every watch with 410 Gone and forgets history, as etcd compaction does: clients must re-list. */
   expireWatches(): void {
     this.oldestVersion = this.revision;
@@ -213,15 +251,22 @@ export class FakeApiServer {
     const verb = method === 'GET' ? (watching ? 'watch' : route.name ? 'get' : 'list')
       : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method.toLowerCase();
     const name = route.name ?? parseSelector(url).name;
-    this.calls.push({ verb, group: route.group, resource: route.resource, subresource: route.subresource, name, namespace: route.namespace });
+    const call: RecordedCall = { verb, group: route.group, resource: route.resource, subresource: route.subresource, name, namespace: route.namespace };
+    this.calls.push(call);
+    const body = method === 'GET' ? undefined : await readBody(req);
+    this.onRequest?.(call, body);
     const fault = this.faults.find((f) => f.remaining > 0 && (f.resource ?? route.resource) === route.resource &&
       (f.subresource ?? route.subresource) === route.subresource && (f.verb ?? verb) === verb && (f.namespace ?? route.namespace) === route.namespace);
     if (fault) {
       fault.remaining--;
-      if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
-      return this.status(res, fault.status, 'InjectedFault', `injected ${fault.status}`);
+      if (fault.delayMs) {
+        this.delayed++;
+        await new Promise((r) => setTimeout(r, fault.delayMs));
+        this.delayed--;
+      }
+      if (!fault.slow) return this.status(res, fault.status, 'InjectedFault', `injected ${fault.status}`);
+      if (res.destroyed) return; // the connection is gone (the server closed meanwhile)
     }
-    const body = method === 'GET' ? undefined : await readBody(req);
     if (verb === 'list') return this.list(route, parseSelector(url), res);
     if (verb === 'watch') return this.watch(route, url, res);
     const store = this.store(route.resource);
