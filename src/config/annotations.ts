@@ -59,6 +59,7 @@ export function annotationInt32(anns: Annotations, name: AnnotationName): number
   const a = getAnnotation(anns, name);
   return a === undefined ? undefined : parseGoInt(a.value, 32);
 }
+
 /** A duration annotation in seconds. */
 export function annotationSeconds(anns: Annotations, name: AnnotationName): number | undefined {
   const a = getAnnotation(anns, name);
@@ -66,16 +67,19 @@ export function annotationSeconds(anns: Annotations, name: AnnotationName): numb
   return nanos === undefined ? undefined : Number(nanos) / 1e9;
 }
 
-/** The PodAutoscaler's class: the annotation, else KPA (pa.Class()). */
-export function autoscalerClass(anns: Annotations): string {
-  return Object.prototype.hasOwnProperty.call(anns, ANNOTATION.class[0]) ? anns[ANNOTATION.class[0]] : KPA_CLASS;
-}
-
-/** The scaling metric: the annotation, else the class default (concurrency for KPA). */
-export function scalingMetric(anns: Annotations): string {
+/**
+ * The scaling metric of the PodAutoscaler Knative makes for the revision: the
+ * annotation, else its class's default (Knative's defaultMetric: concurrency
+ * for KPA, cpu for HPA, none for any other class), the class itself defaulted
+ * from the cluster's pod-autoscaler-class as the PodAutoscaler webhook does.
+ * A metric other than rps scales on concurrency.
+ */
+export function scalingMetric(anns: Annotations, config: AutoscalerConfig): string {
   const key = ANNOTATION.metric[0];
   if (Object.prototype.hasOwnProperty.call(anns, key)) return anns[key];
-  return autoscalerClass(anns) === HPA_CLASS ? 'cpu' : METRIC_CONCURRENCY;
+  const cls = Object.prototype.hasOwnProperty.call(anns, ANNOTATION.class[0]) ? anns[ANNOTATION.class[0]] : config.podAutoscalerClass;
+  if (cls === KPA_CLASS) return METRIC_CONCURRENCY;
+  return cls === HPA_CLASS ? 'cpu' : '';
 }
 
 /** The metric aggregation algorithm, normalized ("" = linear). */

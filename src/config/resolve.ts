@@ -30,7 +30,7 @@ export interface MetricSpec {
 
 /** ResolveMetricTarget: the per-pod target and total of the scaling metric. */
 export function resolveMetricTarget(rev: RevisionSpec, config: AutoscalerConfig): { target: number; total: number } {
-  const metric = scalingMetric(rev.annotations);
+  const metric = scalingMetric(rev.annotations, config);
   let total: number;
   let utilization: number;
   if (metric === METRIC_RPS) {
@@ -85,7 +85,7 @@ export function makeDeciderSpec(rev: RevisionSpec, config: AutoscalerConfig): De
   return {
     maxScaleUpRate: config.maxScaleUpRate,
     maxScaleDownRate: config.maxScaleDownRate,
-    scalingMetric: scalingMetric(rev.annotations),
+    scalingMetric: scalingMetric(rev.annotations, config),
     targetValue: target,
     totalValue: total,
     targetBurstCapacity: targetBurstCapacity(rev, config),

@@ -94,9 +94,8 @@ function parseStat(v: unknown): Stat {
   for (const field of STAT_NUMBER_FIELDS) {
     const raw = v[field];
     if (raw === undefined) continue;
-    const n = finiteNumber(raw, `stat.${field}`);
-    if (n < 0) throw new RecordingError(`field "stat.${field}" must not be negative, got ${n}`);
-    stat[field] = n;
+    // Any finite number, negative ones included: Knative's collector records a Stat without checking it.
+    stat[field] = finiteNumber(raw, `stat.${field}`);
   }
   return stat;
 }

@@ -21,10 +21,19 @@ describe('resolveMetricTarget', () => {
     { name: 'rps default: 200 × 70 %', rev: rev({ [A('metric')]: 'rps' }), target: 140, total: 200 },
     { name: 'rps ignores containerConcurrency', rev: rev({ [A('metric')]: 'rps', [A('target')]: '10' }, 1), target: 7, total: 10 },
     { name: 'target never below 0.01', rev: rev({ [A('target')]: '0.01' }), target: 0.01, total: 0.01 },
+    // Another class has no default metric (Knative's defaultMetric), so containerConcurrency does not cap the target.
+    { name: 'another class: no concurrency cap', rev: rev({ [A('class')]: 'custom.example.com', [A('target')]: '50' }, 10), target: 35, total: 50 },
   ])('$name', ({ rev: r, target, total }) => {
     const got = resolveMetricTarget(r, defaults);
     expect(got.target).toBeCloseTo(target, 9);
     expect(got.total).toBeCloseTo(total, 9);
+  });
+
+  it('defaults the class from the cluster config, as the PodAutoscaler webhook does', () => {
+    const config = autoscalerConfigFromMap({ 'pod-autoscaler-class': 'hpa.autoscaling.knative.dev' });
+    // Class HPA → metric cpu → the target annotation is not capped by containerConcurrency.
+    expect(resolveMetricTarget(rev({ [A('target')]: '50' }, 10), config)).toEqual({ target: 35, total: 50 });
+    expect(makeDeciderSpec(rev({}, 10), config).scalingMetric).toBe('cpu');
   });
 
   it('uses the cluster percentage for concurrency', () => {
