@@ -121,15 +121,31 @@ export function parseGoDurationNanos(input: string): bigint | undefined {
     const unit = UNIT_NANOS[unitText];
     if (unit === undefined) return undefined;
     let part = (intDigits === '' ? 0n : BigInt(intDigits)) * unit;
-    if (fracDigits) {
-      // Go truncates the fraction's contribution to whole nanoseconds.
-      part += (BigInt(fracDigits) * unit) / 10n ** BigInt(fracDigits.length);
-    }
+    if (fracDigits) part += goFractionNanos(fracDigits, unit);
     total += part;
     if (total > MAX_DURATION + (negative ? 1n : 0n)) return undefined;
     s = s.slice(whole.length);
   }
   return negative ? -total : total;
+}
+
+/**
+ * time.ParseDuration's fraction: its digits as an integer (those past uint64
+ * overflow ignored) and a float64 scale, then `uint64(float64(f) *
+ * (float64(unit) / scale))`: in floating point, as Go does, not exactly.
+ */
+function goFractionNanos(digits: string, unit: bigint): bigint {
+  const limit = 1n << 63n;
+  let f = 0n;
+  let scale = 1;
+  for (const c of digits) {
+    if (f > (limit - 1n) / 10n) break; // Go: overflow, the remaining digits are ignored
+    const next = f * 10n + BigInt(c);
+    if (next > limit) break;
+    f = next;
+    scale *= 10;
+  }
+  return BigInt(Math.trunc(Number(f) * (Number(unit) / scale)));
 }
 
 export const NANOS_PER_SECOND = 1_000_000_000n;
