@@ -122,7 +122,9 @@ export class KubernetesMode {
     });
     // The ConfigMap first, so Deployments resolve against the cluster's config.
     await this.startInformer(this.configInformer, 'configmaps');
-    await Promise.all([...this.podInformers, ...this.deploymentInformers].map((inf) => this.startInformer(inf, 'informer')));
+    // Pods before Deployments: a Deployment's decider is created knowing its ready pods.
+    await Promise.all(this.podInformers.map((inf) => this.startInformer(inf, 'pods')));
+    await Promise.all(this.deploymentInformers.map((inf) => this.startInformer(inf, 'deployments')));
   }
 
   async stop(): Promise<void> {
@@ -212,10 +214,24 @@ export class KubernetesMode {
 
   private syncPods(t: Target): void {
     try {
-      this.o.service.setPods(t.key, readyPodTargets(t.deployment, this.pods(t.key.namespace), metricsPort(t.deployment)));
+      this.o.service.setPods(t.key, this.readyPods(t.deployment));
     } catch (err) {
       if (!(err instanceof DeploymentAnnotationError)) throw err;
       this.o.logger.error({ deployment: keyString(t.key), key: err.key }, err.message);
+    }
+  }
+
+  private readyPods(d: V1Deployment) {
+    return readyPodTargets(d, this.pods(d.metadata?.namespace), metricsPort(d));
+  }
+
+  /** A new target's ready pods, so its decider starts in panic when more than one is ready (Knative's restart guard). */
+  private initialPods(d: V1Deployment) {
+    try {
+      return this.readyPods(d);
+    } catch (err) {
+      if (!(err instanceof DeploymentAnnotationError)) throw err;
+      return []; // syncPods reports it
     }
   }
 
@@ -232,7 +248,7 @@ export class KubernetesMode {
       const json = JSON.stringify(settings);
       const existing = this.targets.get(k);
       if (!existing || existing.settingsJson !== json) {
-        const resolved = this.o.service.upsertRevision(key, settings);
+        const resolved = this.o.service.upsertRevision(key, settings, existing ? undefined : this.initialPods(d));
         this.driver?.track(key, resolved);
         if (existing) existing.settingsJson = json;
         else {

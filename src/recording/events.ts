@@ -135,7 +135,7 @@ export function toEvent(value: unknown): RecordingEvent {
       };
     }
     default:
-      throw new RecordingError(`unknown event type ${describe(type)} (expected revision, stat, ready or tick)`);
+      throw new RecordingError(`unknown event type ${typeof type === 'string' ? JSON.stringify(type) : describe(type)} (expected revision, stat, ready or tick)`);
   }
 }
 

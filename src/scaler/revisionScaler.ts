@@ -106,7 +106,7 @@ export class RevisionScaler {
       desired = bounded;
     }
     const note = notes.length ? ` (${notes.join(', ')})` : '';
-    if (desired !== 0) return { want: desired, apply: true, reason: `${desired} pods${note}` };
+    if (desired !== 0) return { want: desired, apply: true, reason: `${desired} ${desired === 1 ? 'pod' : 'pods'}${note}` };
     return this.scaleToZero(input.now, note);
   }
 

@@ -102,18 +102,21 @@ export class AutoscalerService {
   /**
    * Creates or updates a revision; `settings.config` carries the
    * config-autoscaler data, so a recording holds all a replay needs. Throws
-   * ConfigError (naming the key) and keeps the old spec then.
+   * ConfigError (naming the key) and keeps the old spec then. A new
+   * revision's ready pods can be given: as in Knative, a decider created with
+   * more than one ready pod starts in panic holding them, so a restarted
+   * autoscaler never scales a busy revision down on its first empty windows.
    */
-  upsertRevision(key: RevisionKey, settings: RevisionSettings): ResolvedRevision {
+  upsertRevision(key: RevisionKey, settings: RevisionSettings, initialPods: readonly PodTarget[] = []): ResolvedRevision {
     const resolved = resolveRevision(settings);
     const now = this.clock.now();
     const k = keyString(key);
     const existing = this.entries.get(k);
-    const ready = existing ? existing.pods.length : 0;
+    const ready = existing ? existing.pods.length : initialPods.length;
     this.recorder?.revision(now, key, settings, existing ? undefined : ready);
     this.scalers.upsert(key, resolved, now, existing ? undefined : ready);
     if (existing) existing.settings = settings;
-    else this.entries.set(k, { key: { namespace: key.namespace, name: key.name }, settings, pods: [], history: [], activatorSeen: false, scale: null });
+    else this.entries.set(k, { key: { namespace: key.namespace, name: key.name }, settings, pods: [...initialPods], history: [], activatorSeen: false, scale: null });
     this.unknownLogged.delete(k);
     return resolved;
   }

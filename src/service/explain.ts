@@ -22,10 +22,10 @@ export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWin
   let why: string;
   if (result.panic) {
     why = `panic: ${panicWindowSeconds} s average ${n(result.panicValue)} ${unit}` +
-      ` ≥ ${n(spec.panicThreshold)} × ${target} on ${result.readyPods} ready → ${result.panicPodsWanted} pods` +
+      ` ≥ ${n(spec.panicThreshold)} × ${target} on ${result.readyPods} ready → ${pods(result.panicPodsWanted)}` +
       `, stable ${spec.stableWindowSeconds} s average ${n(result.stableValue)} → ${result.stablePodsWanted}`;
   } else {
-    why = `stable: ${spec.stableWindowSeconds} s average ${n(result.stableValue)} ${unit} ÷ ${target} → ${result.stablePodsWanted} pods`;
+    why = `stable: ${spec.stableWindowSeconds} s average ${n(result.stableValue)} ${unit} ÷ ${target} → ${pods(result.stablePodsWanted)}`;
   }
   const wanted = result.panic ? Math.max(result.panicPodsWanted, result.stablePodsWanted) : result.stablePodsWanted;
   const notes: string[] = [];
@@ -44,5 +44,10 @@ export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWin
   if (result.delayedFrom !== null) {
     notes.push(`scale-down-delay ${spec.scaleDownDelaySeconds} s holds ${result.desiredPodCount} instead of ${result.delayedFrom}`);
   }
-  return `${why}${notes.length ? `; ${notes.join('; ')}` : ''} → ${result.desiredPodCount} pods`;
+  return `${why}${notes.length ? `; ${notes.join('; ')}` : ''} → ${pods(result.desiredPodCount)}`;
+}
+
+/** "1 pod", "3 pods". */
+export function pods(n: number): string {
+  return `${n} ${n === 1 ? 'pod' : 'pods'}`;
 }

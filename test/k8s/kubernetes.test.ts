@@ -204,6 +204,16 @@ describe('Kubernetes mode against the API test server', () => {
     await until(() => h!.live.service.snapshot(key('pods'))?.podCount === 2);
   });
 
+  it('a restarted kpa does not scale a busy Deployment down: its decider starts in panic holding the ready pods', async () => {
+    addDeployment('busy', {}, 6);
+    h = await startMode(api, qp);
+    await until(() => h!.live.service.has(key('busy')));
+    h.load(7); // a quarter of what 6 pods take: a fresh decider outside panic would scale down
+    await h.run(6, 'busy');
+    expect(h.live.service.snapshot(key('busy'))!.latest).toMatchObject({ result: { valid: true, panic: true, desiredPodCount: 6 } });
+    expect(replicasOf(api, 'busy')).toBe(6);
+  });
+
   it('watches only the listed namespaces, one informer each', async () => {
     for (const ns of ['team-a', 'team-b', 'elsewhere']) api.put('deployments', deployment(`d-${ns}`, qp.port, {}, 1, ns));
     api.put('deployments', { ...deployment('plain', qp.port), metadata: { name: 'plain', namespace: 'team-a' } }); // not opted in
