@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { CONFIG_KEYS } from '../config/autoscalerConfig.js';
 import { ConfigError } from '../config/errors.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { resolveRevision, type RevisionSettings } from '../config/revisionConfig.js';
@@ -89,7 +90,18 @@ function seconds(v: unknown, path: string, positive = false): number {
   return s;
 }
 
+const MAX_DURATION_SECONDS = 31 * 86_400;
+
 const strings = (v: unknown, path: string) => toStringMap(v, path, (p, m) => new ScenarioError(p, m));
+
+/** config-autoscaler data: Knative ignores keys it does not know, but in a scenario one is a typo. */
+function configMap(v: unknown, path: string): Record<string, string> {
+  const data = strings(v, path);
+  for (const key of Object.keys(data)) {
+    if (!CONFIG_KEYS.includes(key)) throw new ScenarioError(`${path}.${key}`, `unknown config-autoscaler key (expected one of ${CONFIG_KEYS.join(', ')})`);
+  }
+  return data;
+}
 
 function oneKey(v: unknown, path: string, kinds: readonly string[]): [string, unknown] {
   const o = obj(v, path, kinds);
@@ -191,7 +203,7 @@ function policy(v: unknown, path: string): PolicySpec {
   if (typeof name !== 'string' || name === '') throw new ScenarioError(`${path}.name`, 'must be a non-empty string');
   if (kind === 'kpa') {
     const k = obj(o.kpa ?? {}, `${path}.kpa`, ['config', 'annotations']);
-    return { name, kind, config: strings(k.config, `${path}.kpa.config`), annotations: strings(k.annotations, `${path}.kpa.annotations`) };
+    return { name, kind, config: configMap(k.config, `${path}.kpa.config`), annotations: strings(k.annotations, `${path}.kpa.annotations`) };
   }
   if (kind === 'fixed') {
     const f = obj(o.fixed, `${path}.fixed`, ['replicas']);
@@ -274,6 +286,8 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
   const seed = o.seed === undefined ? 1 : num(o.seed, 'seed', { min: 0, integer: true });
   const rng = new Random(seed);
   const duration = seconds(o.duration, 'duration', true);
+  // Reports keep a point per simulated second: a month is about 1 GB, past that a run would exhaust memory.
+  if (duration > MAX_DURATION_SECONDS) throw new ScenarioError('duration', `must be at most 31 days (${MAX_DURATION_SECONDS} s), got ${duration} s`);
   if (!Array.isArray(o.revisions) || o.revisions.length === 0) throw new ScenarioError('revisions', 'must be a non-empty list');
   const baseDir = dirname(file);
   const revisions = o.revisions.map((raw: unknown, i: number): SimRevision => {
@@ -281,7 +295,7 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
     const r = obj(raw, p, ['name', 'namespace', 'config', 'annotations', 'containerConcurrency', 'workload', 'serviceTime', 'pod', 'activator']);
     if (typeof r.name !== 'string' || r.name === '') throw new ScenarioError(`${p}.name`, 'must be a non-empty string');
     const settings: RevisionSettings = {
-      config: strings(r.config, `${p}.config`),
+      config: configMap(r.config, `${p}.config`),
       annotations: strings(r.annotations, `${p}.annotations`),
       containerConcurrency: r.containerConcurrency === undefined ? 0 : num(r.containerConcurrency, `${p}.containerConcurrency`, { min: 0, integer: true }),
     };
@@ -315,8 +329,26 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
   policies.forEach((pol, i) => {
     if (names.has(pol.name)) throw new ScenarioError(`policies[${i}].name`, `"${pol.name}" is used twice`);
     names.add(pol.name);
+    // A KPA policy's overrides must resolve on every revision, before anything runs.
+    if (pol.kind !== 'kpa') return;
+    for (const revision of revisions) {
+      try {
+        resolveRevision(policySettings(revision.settings, pol));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const where = err.key in pol.annotations ? 'annotations' : err.key in pol.config ? 'config' : null;
+        const path = where ? `policies[${i}].kpa.${where}.${err.key}` : `policies[${i}].kpa (on revision ${revision.name})`;
+        throw new ScenarioError(path, err.message);
+      }
+    }
   });
   return { name: typeof o.name === 'string' ? o.name : file.replace(/^.*\//, '').replace(/\.ya?ml$/, ''), duration, seed, revisions, policies };
+}
+
+/** A revision's settings under a policy: a KPA policy's config and annotations override the revision's. */
+export function policySettings(settings: RevisionSettings, policy: PolicySpec): RevisionSettings {
+  if (policy.kind !== 'kpa') return settings;
+  return { ...settings, config: { ...settings.config, ...policy.config }, annotations: { ...settings.annotations, ...policy.annotations } };
 }
 
 export function loadScenario(file: string): Scenario {

@@ -8,7 +8,7 @@ import { HpaScaler } from '../scaler/hpa.js';
 import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
 import type { Random } from './random.js';
 import type { PolicyReport, TimeseriesRow } from './report.js';
-import type { PolicySpec, Scenario, SimRevision } from './scenario.js';
+import { type PolicySpec, policySettings, type Scenario, type SimRevision } from './scenario.js';
 import { type SecondStats, ServingModel } from './servingModel.js';
 
 /** Virtual time starts here (seconds since the epoch), so recordings look like real ones. */
@@ -51,9 +51,7 @@ export class RevisionSimulation {
     arrivalRng: Random,
     private readonly options: SimulateOptions = {},
   ) {
-    const settings = policy.kind === 'kpa'
-      ? { ...revision.settings, config: { ...revision.settings.config, ...policy.config }, annotations: { ...revision.settings.annotations, ...policy.annotations } }
-      : revision.settings;
+    const settings = policySettings(revision.settings, policy);
     const resolved = resolveRevision(settings);
     this.stableWindow = resolved.metric.stableWindowSeconds;
     let initial: number;

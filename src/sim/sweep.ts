@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { CONFIG_KEYS } from '../config/autoscalerConfig.js';
 import { runScenario } from './run.js';
 import { loadScenario, type PolicySpec, type Scenario, ScenarioError } from './scenario.js';
 
@@ -24,6 +25,9 @@ export function parseParam(text: string): SweepParam {
   const key = text.slice(0, eq);
   if (!/^(config|annotations)\.[^.].*/.test(key)) {
     throw new SweepParamError(`--param ${key}: KEY must be config.<config-autoscaler key> or annotations.<annotation>`);
+  }
+  if (key.startsWith('config.') && !CONFIG_KEYS.includes(key.slice('config.'.length))) {
+    throw new SweepParamError(`--param ${key}: unknown config-autoscaler key (expected one of ${CONFIG_KEYS.join(', ')})`);
   }
   const values = text.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v !== '');
   if (values.length === 0) throw new SweepParamError(`--param ${key}: no values`);

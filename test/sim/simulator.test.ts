@@ -150,6 +150,9 @@ describe('bad scenario files', () => {
     { name: 'HPA policy period', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{hpa: {behavior: {scaleDown: {policies: [{type: Pods, value: 1, periodSeconds: 3600}]}}}}]', error: /scaleDown\.policies\[0\]\.periodSeconds: must be ≤ 1800/ },
     { name: 'HPA select policy', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{hpa: {behavior: {scaleDown: {selectPolicy: max}}}}]', error: /scaleDown\.selectPolicy: must be Max, Min or Disabled/ },
     { name: 'HPA stabilization twice', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{hpa: {scaleDownStabilization: 60, behavior: {scaleDown: {stabilizationWindowSeconds: 30}}}}]', error: /hpa\.scaleDownStabilization: give either this or behavior/ },
+    { name: 'invalid KPA policy override', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{name: fast, kpa: {config: {stable-window: 3s}}}]', error: /policies\[0\]\.kpa\.config\.stable-window: / },
+    { name: 'unknown config key', yaml: 'duration: 60\nrevisions: [{name: a, config: {stable-windoww: 30s}, workload: {constant: {rate: 1}}}]', error: /revisions\[0\]\.config\.stable-windoww: unknown config-autoscaler key/ },
+    { name: 'endless duration', yaml: 'duration: 1e12\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]', error: /duration: must be at most 31 days/ },
     { name: 'policy twice', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{kpa: {}}, {kpa: {}}]', error: /policies\[1\]\.name: "kpa" is used twice/ },
   ])('$name → exit 2 naming the field', async ({ yaml, error }) => {
     writeFileSync(join(dir, 'unsorted.csv'), 'timestamp\n1.5\n0.5\n');

@@ -28,7 +28,7 @@ describe('sweep parameters', () => {
     expect(grid([a, b])[5]).toEqual({ 'config.stable-window': '60s', 'annotations.autoscaling.knative.dev/target': '20' });
   });
 
-  it.each(['stable-window=30s', 'config.stable-window', 'config.stable-window=', 'pods.x=1'])('rejects %s', (text) => {
+  it.each(['stable-window=30s', 'config.stable-window', 'config.stable-window=', 'pods.x=1', 'config.stable-windoww=30s'])('rejects %s', (text) => {
     expect(() => parseParam(text)).toThrow(/--param/);
   });
 
