@@ -27,6 +27,10 @@ export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Pr
     io.stderr.write(`kpa: unknown command "${name}"\n\n${usage()}\n`);
     return 2;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
   try {
     return await command.run({ ...io, args });
   } catch (err) {

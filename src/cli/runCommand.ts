@@ -63,6 +63,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   });
   if (positionals.length > 0 && !values.embedded) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   if (positionals.length > 1) throw new UsageError('--embedded takes at most one SCENARIO file');
+  if (values.targets !== undefined && values.embedded) throw new UsageError('--targets and --embedded are alternatives: give one');
   const httpPort = port(values['http-port'], DEFAULT_HTTP_PORT, '--http-port');
   const statsPort = port(values['stats-port'], DEFAULT_STATS_PORT, '--stats-port');
   const logger = hooks.logger ?? createLogger();

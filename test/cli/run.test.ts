@@ -29,6 +29,8 @@ describe('kpa run --targets: bad files', () => {
 
   it('rejects stray arguments and bad ports', async () => {
     expect((await runCli(['run', 'stray'])).stderr).toMatch(/unexpected argument "stray"/);
+    expect(await runCli(['run', '--targets', 'x', '--embedded'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--targets and --embedded are alternatives/) });
+    expect(await runCli(['run', '--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^kpa run /) });
     expect((await runCli(['run', '--targets', 'x', '--http-port', '70000'])).stderr).toMatch(/--http-port must be a port/);
   });
 
