@@ -148,8 +148,9 @@ export class AutoscalerService {
   }
 
   /**
-   * Records a stat at the clock's now. A stat showing load for a revision last
-   * scaled to zero decides it at once (Knative's poke), not at the next tick.
+   * Records a stat at the clock's now. An activator's stat showing load for
+   * a revision last scaled to zero decides it at once (Knative pokes from its
+   * stat server only), not at the next tick.
    */
   recordStat(key: RevisionKey, stat: Stat, source: 'activator' | 'scraper'): boolean {
     const k = keyString(key);
@@ -165,7 +166,7 @@ export class AutoscalerService {
     if (source === 'activator') entry.activatorSeen = true;
     const now = this.clock.now();
     this.recorder?.stat(now, key, stat);
-    if (this.scalers.record(key, now, stat)) this.tickRevision(key);
+    if (this.scalers.record(key, now, stat) && source === 'activator') this.tickRevision(key);
     return true;
   }
 

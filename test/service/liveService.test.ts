@@ -118,6 +118,23 @@ describe('live service over real sockets', () => {
     await hostile.close();
   });
 
+  it('an activator stat with load decides a revision at zero at once; a scraped one waits for the tick (Knative pokes from its stat server)', () => {
+    const key = { namespace: 'default', name: 'sleepy' };
+    live.service.upsertRevision(key, { config: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } });
+    live.tick(); // no data yet
+    live.service.recordStat(key, stat(0), 'activator');
+    clock.advance(2);
+    live.tick();
+    expect(live.service.snapshot(key)!.desiredScale).toBe(0);
+    const decisions = () => live.service.history(key).length;
+    const before = decisions();
+    live.service.recordStat(key, stat(5), 'scraper');
+    expect(decisions()).toBe(before);
+    live.service.recordStat(key, stat(5), 'activator');
+    expect(decisions()).toBe(before + 1);
+    expect(live.service.snapshot(key)!.desiredScale).toBeGreaterThan(0);
+  });
+
   it('answers health, readiness and bad API requests', async () => {
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/readyz')).status).toBe(200);
