@@ -5,6 +5,8 @@
  */
 import { type BenchResult, machine, table } from './harness.js';
 import { run as engine } from './engine.js';
+import { run as ingest } from './ingest.js';
+import { run as scrape } from './scrape.js';
 
 type Suite = () => Promise<BenchResult[]>;
 
@@ -21,6 +23,8 @@ async function optionalSuite(path: string): Promise<Suite | null> {
 const suites: [string, Suite][] = [['engine', engine]];
 const simulation = await optionalSuite('./simulation.js');
 if (simulation) suites.push(['simulation', simulation]);
+// The live service over real sockets; each forks its peers (activators, pods) so the service's CPU is its own.
+suites.push(['websocket ingest', ingest], ['scraping and memory', scrape]);
 
 console.log(`kpa benchmarks on ${machine()}\n`);
 for (const [name, suite] of suites) {
