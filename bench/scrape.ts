@@ -24,7 +24,7 @@ const PODS_PER_REVISION = 3;
 const WARMUP_MS = 5_000;
 const MEASURE_MS = 20_000;
 const IDLE_REVISIONS = 10_000;
-/** Ticks in 10 minutes: an idle revision's decision history is full (300 records) by then. */
+/** Ticks in 10 minutes: what an idle revision's decision history would hold if every tick were kept. */
 const IDLE_TICKS = 300;
 const CHILD_LIMIT_MS = 120_000;
 const MODE = { pods: 'scrape-pods', autoscaler: 'scrape-autoscaler', heap: 'scrape-heap' } as const;
@@ -216,7 +216,7 @@ export async function run(): Promise<BenchResult[]> {
     { name: `  RSS, highest over the next ${MEASURE_MS / 1000} s`, value: scrape.rssMax / 1e6, unit: 'MB' },
     { name: '  heap live after a full GC at the end', value: scrape.heapLive / 1e6, unit: 'MB' },
     { name: `heap per idle revision (${IDLE_REVISIONS.toLocaleString('en-US')}, 3 pods each), registered`, value: perRevision.registered / 1e3, unit: 'KB', goal: 10, lowerIsBetter: true },
-    { name: `  after 10 min of ticks (${IDLE_TICKS}-decision history)`, value: perRevision.idle / 1e3, unit: 'KB', goal: 10, lowerIsBetter: true },
+    { name: `  after 10 min of ticks (${IDLE_TICKS} ticks)`, value: perRevision.idle / 1e3, unit: 'KB', goal: 10, lowerIsBetter: true },
   ];
 }
 

@@ -18,6 +18,12 @@ export interface DecisionRecord {
   explanation: string;
   /** The scaler's view right after this decision, where a mode applies decisions. */
   scale?: ScaleStatus | null;
+  /**
+   * Consecutive identical "no data" decisions are kept as one record: the
+   * first one's time is `since`, the latest is `t` (an idle revision's
+   * history stays a few bytes, not ten minutes of copies).
+   */
+  since?: number;
 }
 
 /** Everything about one revision the API and the dashboard show. */
@@ -187,14 +193,19 @@ export class AutoscalerService {
       result,
       explanation: explainDecision(result, scaler.resolved.decider, scaler.resolved.metric.panicWindowSeconds),
     };
-    entry.history.push(record);
-    if (entry.history.length > this.historySize) entry.history.splice(0, entry.history.length - this.historySize);
-    const previous = entry.history.at(-2)?.result;
-    if (result.valid && (!previous?.valid || changed(previous, result))) {
+    const previous = entry.history.at(-1);
+    if (result.valid && (!previous?.result.valid || changed(previous.result, result))) {
       this.logger.info({ revision: keyString(key), desiredPods: result.desiredPodCount, panic: result.panic }, record.explanation);
     }
     for (const listener of this.listeners) listener(key, record, scaler);
     record.scale = entry.scale;
+    if (previous && repeatsNoData(previous, record)) {
+      previous.since ??= previous.t;
+      previous.t = record.t;
+      return previous;
+    }
+    entry.history.push(record);
+    if (entry.history.length > this.historySize) entry.history.splice(0, entry.history.length - this.historySize);
     return record;
   }
 
@@ -251,6 +262,11 @@ export class AutoscalerService {
   history(key: RevisionKey): readonly DecisionRecord[] {
     return this.entries.get(keyString(key))?.history ?? [];
   }
+}
+
+function repeatsNoData(previous: DecisionRecord, next: DecisionRecord): boolean {
+  return !previous.result.valid && !next.result.valid && previous.result.reason === next.result.reason
+    && JSON.stringify(previous.scale ?? null) === JSON.stringify(next.scale ?? null);
 }
 
 function changed(a: Decision, b: Decision): boolean {

@@ -26,7 +26,7 @@ const NAME_PATTERN = '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$';
 
 /** A decision as the API shows it: the decider's result flattened with its time, explanation and the scaler's view. */
 function publicDecision(d: DecisionRecord) {
-  return { t: d.t, ...d.result, explanation: d.explanation, scale: d.scale ?? null };
+  return { t: d.t, ...(d.since === undefined ? {} : { since: d.since }), ...d.result, explanation: d.explanation, scale: d.scale ?? null };
 }
 
 /** A revision as the API and the dashboard stream show it. */

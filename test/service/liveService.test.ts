@@ -135,6 +135,21 @@ describe('live service over real sockets', () => {
     expect(live.service.snapshot(key)!.desiredScale).toBeGreaterThan(0);
   });
 
+  it('keeps consecutive "no data" decisions of an idle revision as one record', async () => {
+    const key = { namespace: 'default', name: 'idle' };
+    live.service.upsertRevision(key, { config: CONFIG });
+    for (let i = 0; i < 10; i++) {
+      clock.advance(2);
+      live.tick();
+    }
+    const { body } = await get<{ history: { t: number; since?: number; valid: boolean }[] }>('/api/revisions/default/idle');
+    expect(body.history).toEqual([expect.objectContaining({ valid: false, since: clock.now() - 18, t: clock.now() })]);
+    live.service.recordStat(key, stat(10), 'activator');
+    clock.advance(2);
+    live.tick();
+    expect(live.service.history(key)).toHaveLength(2);
+  });
+
   it('answers health, readiness and bad API requests', async () => {
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/readyz')).status).toBe(200);
