@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/log.js';
 import { QueueProxyServer } from '../helpers/queueProxyServer.js';
 import { until } from '../helpers/wait.js';
 import { FakeApiServer } from './apiServer.js';
-import { configAutoscaler, deployment, key, kubeConfigFor, type ModeHarness, OWN_NAMESPACE, replicasOf, startMode, syncPods } from './cluster.js';
+import { addDeployment as addDeploymentTo, configAutoscaler, deployment, key, kubeConfigFor, type ModeHarness, OWN_NAMESPACE, replicasOf, startMode, syncPods } from './cluster.js';
 
 // Requests the API server never answers (a hung connection, an overloaded apiserver) must not stall kpa:
 // every list and watch is bounded in time, and what a patch confirmed is not patched again. A failed
@@ -18,9 +18,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Longer than every wait below: only kpa's own timeouts can get past it. */
 const HANG_MS = 20_000;
 
-function addDeployment(name: string): void {
-  api.put('deployments', deployment(name, qp.port));
-  syncPods(api, name);
+/** Adds an opted-in Deployment with its pods. */
+function addDeployment(name: string, annotations: Record<string, string> = {}, replicas = 1): void {
+  addDeploymentTo(api, qp.port, name, annotations, replicas);
 }
 
 beforeAll(async () => {

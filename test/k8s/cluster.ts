@@ -67,6 +67,12 @@ export function syncPods(api: FakeApiServer, app: string, namespace = APP_NAMESP
   }
 }
 
+/** Adds an opted-in Deployment with its ready pods, as a user's `kubectl apply` and the ReplicaSet would. */
+export function addDeployment(api: FakeApiServer, qpPort: number, name: string, annotations: Record<string, string> = {}, replicas = 1): void {
+  api.put('deployments', deployment(name, qpPort, annotations, replicas));
+  syncPods(api, name);
+}
+
 /** The service and the Kubernetes mode on a ManualClock, with the timers off: the test drives scrapes and ticks. */
 export interface ModeHarness {
   live: LiveAutoscaler;

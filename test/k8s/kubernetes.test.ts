@@ -7,7 +7,7 @@ import { QueueProxyServer } from '../helpers/queueProxyServer.js';
 import { until } from '../helpers/wait.js';
 import { FakeApiServer } from './apiServer.js';
 import {
-  APP_NAMESPACE, configAutoscaler, deployment, key, type ModeHarness, OWN_NAMESPACE, pod, replicasOf, startMode, syncPods,
+  addDeployment as addDeploymentTo, APP_NAMESPACE, configAutoscaler, deployment, key, type ModeHarness, OWN_NAMESPACE, pod, replicasOf, startMode, syncPods,
 } from './cluster.js';
 
 let api: FakeApiServer;
@@ -16,8 +16,7 @@ let h: ModeHarness | undefined;
 
 /** Adds an opted-in Deployment with its pods. */
 function addDeployment(name: string, annotations: Record<string, string> = {}, replicas = 1): void {
-  api.put('deployments', deployment(name, qp.port, annotations, replicas));
-  syncPods(api, name);
+  addDeploymentTo(api, qp.port, name, annotations, replicas);
 }
 
 /** A logger whose JSON lines the test can read. */
