@@ -21,16 +21,17 @@ export function closeOutput(option: string, path: string, stream: WriteStream): 
 
 /** Creates an output directory (and its parents), or fails naming the option. */
 export function makeOutputDir(option: string, path: string): void {
-  try {
-    mkdirSync(path, { recursive: true });
-  } catch (err) {
-    throw new FileArgumentError(option, path, err as Error);
-  }
+  naming(option, path, () => mkdirSync(path, { recursive: true }));
 }
 
 function openForWriting(option: string, path: string): number {
+  return naming(option, path, () => openSync(path, 'w'));
+}
+
+/** Runs a file operation; a failure becomes a FileArgumentError naming the option and path. */
+function naming<T>(option: string, path: string, operation: () => T): T {
   try {
-    return openSync(path, 'w');
+    return operation();
   } catch (err) {
     throw new FileArgumentError(option, path, err as Error);
   }
@@ -63,11 +64,7 @@ export class SyncOutputFile {
 
   private flush(): void {
     if (this.pendingLength === 0) return;
-    try {
-      writeSync(this.fd, this.pending.join(''));
-    } catch (err) {
-      throw new FileArgumentError(this.option, this.path, err as Error);
-    }
+    naming(this.option, this.path, () => writeSync(this.fd, this.pending.join('')));
     this.pending = [];
     this.pendingLength = 0;
   }

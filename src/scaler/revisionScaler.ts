@@ -1,3 +1,4 @@
+import { pods } from '../format.js';
 import type { ScalerSpec } from './spec.js';
 
 /** Knative's PodAutoscaler Active condition: Unknown = activating, True = active, False = inactive. */
@@ -106,7 +107,7 @@ export class RevisionScaler {
       desired = bounded;
     }
     const note = notes.length ? ` (${notes.join(', ')})` : '';
-    if (desired !== 0) return { want: desired, apply: true, reason: `${desired} ${desired === 1 ? 'pod' : 'pods'}${note}` };
+    if (desired !== 0) return { want: desired, apply: true, reason: `${pods(desired)}${note}` };
     return this.scaleToZero(input.now, note);
   }
 

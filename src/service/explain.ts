@@ -1,5 +1,6 @@
 import type { ScaleResult } from '../decider/decider.js';
 import type { DeciderSpec } from '../decider/spec.js';
+import { pods } from '../format.js';
 
 function n(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toFixed(x < 10 ? 2 : 1);
@@ -45,9 +46,4 @@ export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWin
     notes.push(`scale-down-delay ${spec.scaleDownDelaySeconds} s holds ${result.desiredPodCount} instead of ${result.delayedFrom}`);
   }
   return `${why}${notes.length ? `; ${notes.join('; ')}` : ''} → ${pods(result.desiredPodCount)}`;
-}
-
-/** "1 pod", "3 pods". */
-export function pods(n: number): string {
-  return `${n} ${n === 1 ? 'pod' : 'pods'}`;
 }
