@@ -1,3 +1,4 @@
+import { ACTIVATOR_USAGE, activatorCommand } from './activatorCommand.js';
 import { type Command, type CommandContext, FileArgumentError, UsageError } from './usage.js';
 import { REPLAY_USAGE, replayCommand } from './replayCommand.js';
 import { RUN_USAGE, runCommand } from './runCommand.js';
@@ -7,6 +8,7 @@ import { SWEEP_USAGE, sweepCommand } from './sweepCommand.js';
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   replay: { run: replayCommand, usage: REPLAY_USAGE },
   run: { run: (ctx) => runCommand(ctx), usage: RUN_USAGE },
+  activator: { run: (ctx) => activatorCommand(ctx), usage: ACTIVATOR_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
   sweep: { run: sweepCommand, usage: SWEEP_USAGE },
 };

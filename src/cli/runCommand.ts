@@ -148,7 +148,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   openRecording();
   const autoscaler = await startLiveAutoscaler({ logger, httpPort, statsPort, host: values.host, recorder });
   for (const target of targets) {
-    autoscaler.service.upsertRevision(target.key, target.settings, target.pods);
+    autoscaler.service.upsertRevision(target.key, target.settings, target.pods, target.metricsSource);
   }
   logger.info({ revisions: targets.length }, 'targets mode: decisions are logged and served, not applied');
   return serveUntilStopped({ live: autoscaler, close: () => autoscaler.close() });

@@ -62,7 +62,7 @@ function card(rev) {
   if (c) return c;
   const root = el('section', { class: 'card', 'data-revision': id });
   const h = el('h2');
-  h.append(el('span', {}, id), el('span', { class: 'badge metric' }), el('span', { class: 'badge pods' }), el('span', { class: 'badge mode' }));
+  h.append(el('span', {}, id), el('span', { class: 'badge metric' }), el('span', { class: 'badge pods' }), el('span', { class: 'badge mode' }), el('span', { class: 'badge source' }));
   const charts = el('div', { class: 'charts' });
   const left = el('div', { class: 'chart metric-chart' });
   const right = el('div', { class: 'chart pods-chart' });
@@ -103,6 +103,7 @@ function update(t, rev) {
   c.metricChart.setData([d.t, d.stable, d.panic, d.target]);
   c.podsChart.setData([d.t, d.desired, d.ready, d.inPanic]);
   c.h.querySelector('.metric').textContent = metric.ok ? 'stable ' + metric.stable.toFixed(1) + ' · panic ' + metric.panic.toFixed(1) + ' · target ' + rev.spec.targetValue.toFixed(1) + '/pod' : 'no data';
+  c.h.querySelector('.source').textContent = rev.metricsSource === 'activator' ? 'load from kpa activator' : 'load from queue-proxy' + (rev.activatorSeen ? ' + activator' : '');
   c.h.querySelector('.pods').textContent = rev.readyPods + ' ready · ' + (rev.desiredScale < 0 ? '–' : rev.desiredScale) + ' desired';
   const mode = c.h.querySelector('.mode');
   mode.textContent = panicking ? 'PANIC' : rev.scale && rev.scale.state === 'inactive' ? (rev.readyPods === 0 ? 'scaled to zero' : 'inactive') : (rev.scale ? rev.scale.state : 'stable');

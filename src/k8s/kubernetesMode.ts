@@ -1,7 +1,6 @@
 import {
   AppsV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, type ListWatch, type V1ConfigMap, type V1Deployment, type V1Pod,
 } from '@kubernetes/client-node';
-import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import { autoscalerConfigFromMap } from '../config/autoscalerConfig.js';
 import { ConfigError } from '../config/errors.js';
@@ -10,9 +9,9 @@ import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
 import { ScalingDriver } from '../service/scalingDriver.js';
-import { backoffMs, statusOf } from './retry.js';
+import { InformerSupervisor } from './informerSupervisor.js';
 import {
-  DeploymentAnnotationError, isOptedIn, metricsPort, readyPodTargets, scaleToZeroWithoutActivator, settingsFor,
+  DeploymentAnnotationError, isOptedIn, metricsPort, metricsSource, readyPodTargets, scaleToZeroWithoutActivator, settingsFor,
 } from './deploymentTarget.js';
 import { ScaleActuator } from './scaleActuator.js';
 import { makeResumableInformer } from './watch.js';
@@ -40,8 +39,8 @@ export interface KubernetesModeOptions {
   listTimeoutMs?: number;
 }
 
-/** After this long without a watch error, the next error starts the backoff from the beginning again. */
-const BACKOFF_RESET_MS = 60_000;
+/** How long kpa activator may be silent about a target before kpa stops trusting it to bring the target back. */
+const ACTIVATOR_SILENCE_SECONDS = 10;
 
 interface Target {
   key: RevisionKey;
@@ -64,11 +63,9 @@ export class KubernetesMode {
   private readonly deploymentInformers: ListWatch<V1Deployment>[] = [];
   private readonly podInformers: ListWatch<V1Pod>[] = [];
   private configInformer: ListWatch<V1ConfigMap> | null = null;
-  /** Pending informer restarts, cancelled on stop so no watch outlives the mode. */
-  private readonly restarts = new Set<NodeJS.Timeout>();
+  private readonly informers: InformerSupervisor;
   /** The last valid config-autoscaler data; an invalid edit leaves it in force. */
   private configData: Record<string, string> = {};
-  private stopped = false;
   private driver: ScalingDriver | null = null;
 
   constructor(options: KubernetesModeOptions) {
@@ -76,6 +73,7 @@ export class KubernetesMode {
     this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs, undefined, options.isLeader);
+    this.informers = new InformerSupervisor(options.logger);
   }
 
   async start(): Promise<void> {
@@ -105,11 +103,11 @@ export class KubernetesMode {
         });
       }
       inf.on('delete', (d) => this.dropDeployment(d));
-      this.restartOnError(inf, 'deployments');
+      this.informers.supervise(inf, 'deployments');
     }
     for (const inf of this.podInformers) {
       for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, (p) => this.syncNamespace(p.metadata?.namespace));
-      this.restartOnError(inf, 'pods');
+      this.informers.supervise(inf, 'pods');
     }
     this.driver = new ScalingDriver({
       service: this.o.service, clock: this.o.clock, logger: this.o.logger, dryRun: this.o.dryRun, mayActuate: this.o.isLeader,
@@ -121,60 +119,16 @@ export class KubernetesMode {
       },
     });
     // The ConfigMap first, so Deployments resolve against the cluster's config.
-    await this.startInformer(this.configInformer, 'configmaps');
+    await this.informers.start(this.configInformer, 'configmaps');
     // Pods before Deployments: a Deployment's decider is created knowing its ready pods.
-    await Promise.all(this.podInformers.map((inf) => this.startInformer(inf, 'pods')));
-    await Promise.all(this.deploymentInformers.map((inf) => this.startInformer(inf, 'deployments')));
+    await Promise.all(this.podInformers.map((inf) => this.informers.start(inf, 'pods')));
+    await Promise.all(this.deploymentInformers.map((inf) => this.informers.start(inf, 'deployments')));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.driver?.stop();
     this.actuator.stop();
-    for (const t of this.restarts) clearTimeout(t);
-    this.restarts.clear();
-    await Promise.all([this.configInformer, ...this.deploymentInformers, ...this.podInformers].map((inf) => inf?.stop()));
-  }
-
-  private later(fn: () => void, ms: number): void {
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.restarts.delete(timer);
-      if (!this.stopped) fn();
-    }, ms);
-    this.restarts.add(timer);
-  }
-
-  private async startInformer(inf: { start(): Promise<void> }, what: string, attempt = 0): Promise<void> {
-    try {
-      await inf.start();
-    } catch (err) {
-      const wait = backoffMs(attempt);
-      this.o.logger.warn({ what, retryInMs: wait, err: (err as Error).message }, 'informer failed to start; retrying');
-      this.later(() => void this.startInformer(inf, what, attempt + 1), wait);
-    }
-  }
-
-  /**
-   * client-node's ListWatch re-lists by itself after 410 Gone and resumes
-   * after a watch ends normally, but stops on any other error (a failed list,
-   * a watch answered 5xx/429/403, a dropped connection): start it again after
-   * a capped exponential backoff. Errors within a minute of each other count
-   * as consecutive (the informer's 'connect' fires before its list, so it
-   * cannot tell a recovery).
-   */
-  private restartOnError<T extends KubernetesObject>(inf: ListWatch<T>, what: string): void {
-    let attempt = 0;
-    let lastErrorAt = -Infinity;
-    inf.on('error', (err: unknown) => {
-      if (this.stopped) return;
-      const at = performance.now();
-      if (at - lastErrorAt > BACKOFF_RESET_MS) attempt = 0;
-      lastErrorAt = at;
-      const wait = backoffMs(attempt++);
-      this.o.logger.warn({ what, retryInMs: wait, status: statusOf(err), err: (err as Error | undefined)?.message }, `${what} watch failed; re-listing`);
-      this.later(() => void this.startInformer(inf, what), wait);
-    });
+    await this.informers.stop();
   }
 
   private watchConfig(inf: ListWatch<V1ConfigMap>): void {
@@ -197,7 +151,7 @@ export class KubernetesMode {
       this.configData = {};
       for (const t of this.targets.values()) this.syncDeployment(t.deployment);
     });
-    this.restartOnError(inf, 'configmaps');
+    this.informers.supervise(inf, 'configmaps');
   }
 
   private keyOf(d: V1Deployment): RevisionKey {
@@ -245,10 +199,11 @@ export class KubernetesMode {
     let settings: RevisionSettings;
     try {
       settings = settingsFor(d, this.configData);
-      const json = JSON.stringify(settings);
+      const source = metricsSource(d);
+      const json = JSON.stringify({ settings, source });
       const existing = this.targets.get(k);
       if (!existing || existing.settingsJson !== json) {
-        const resolved = this.o.service.upsertRevision(key, settings, existing ? undefined : this.initialPods(d));
+        const resolved = this.o.service.upsertRevision(key, settings, existing ? undefined : this.initialPods(d), source);
         this.driver?.track(key, resolved);
         if (existing) existing.settingsJson = json;
         else {
@@ -267,16 +222,25 @@ export class KubernetesMode {
   }
 
   /**
-   * Scale to zero needs something that brings the target back: an activator
-   * that has reported stats for it, or the Deployment's explicit opt-in. For
-   * an opt-in the "activator" counts as entering the path when the target
-   * goes inactive, as Knative puts the activator in the path at that point, so
-   * the grace period still runs from there.
+   * Scale to zero needs something that brings the target back.
+   * - `kpa activator` in front (metrics source activator): it is always in
+   *   the path, as long as it reports, which it does every second for every
+   *   target; after 10 s of silence kpa holds the last pod. It counts as
+   *   entering the path when the target goes inactive, so the grace period
+   *   runs from there: Knative's rule of inactive for max(grace, retention).
+   *   (Knative's shortcut for an activator long in the path exists to wait
+   *   for the network to switch to it, which never happens here.)
+   * - Knative's activator (or any proxy that reports stats): once it has
+   *   reported for the target, from when it did.
+   * - The Deployment's explicit opt-in: as for kpa activator, from when the
+   *   target goes inactive.
    */
   private canComeBackFromZero(key: RevisionKey): boolean {
-    if (this.o.service.activatorSeen(key)) return true;
     const t = this.targets.get(keyString(key));
-    return t !== undefined && scaleToZeroWithoutActivator(t.deployment) && this.o.service.snapshot(key)?.scale?.state === 'inactive';
+    const inactive = this.o.service.scaleStatus(key)?.state === 'inactive';
+    if (this.o.service.metricsSource(key) === 'activator') return inactive && this.o.service.activatorReporting(key, ACTIVATOR_SILENCE_SECONDS);
+    if (this.o.service.activatorSeen(key)) return true;
+    return t !== undefined && scaleToZeroWithoutActivator(t.deployment) && inactive;
   }
 
   private dropDeployment(d: V1Deployment): void {

@@ -43,6 +43,12 @@ export interface RevisionSnapshot {
   rps: WindowValues;
   /** Whether an activator has reported stats for this revision over the websocket. */
   activatorSeen: boolean;
+  /**
+   * Where the revision's load is measured: queue-proxy on each pod (scraped,
+   * plus whatever an activator reports), or only the activator in front of it
+   * (`kpa activator`: its pods are not scraped).
+   */
+  metricsSource: MetricsSource;
   podCount: number;
   /** What the scaler made of the decision, where a mode applies decisions (Kubernetes, embedded). */
   scale: ScaleStatus | null;
@@ -63,12 +69,18 @@ export interface ScaleStatus {
 /** Receives every tick's decision; the Kubernetes adapter or a simulated deployment applies it. */
 export type DecisionListener = (key: RevisionKey, decision: DecisionRecord, scaler: RevisionAutoscaler) => void;
 
+/** queue-proxy: pods are scraped (Knative's way); activator: the activator in front reports all the load. */
+export type MetricsSource = 'queue-proxy' | 'activator';
+
 interface Entry {
   key: RevisionKey;
   settings: RevisionSettings;
   pods: PodTarget[];
   history: DecisionRecord[];
   activatorSeen: boolean;
+  /** When an activator's stat last arrived (clock seconds); -Infinity before the first. */
+  lastActivatorStatAt: number;
+  metricsSource: MetricsSource;
   scale: ScaleStatus | null;
 }
 
@@ -113,7 +125,7 @@ export class AutoscalerService {
    * more than one ready pod starts in panic holding them, so a restarted
    * autoscaler never scales a busy revision down on its first empty windows.
    */
-  upsertRevision(key: RevisionKey, settings: RevisionSettings, initialPods: readonly PodTarget[] = []): ResolvedRevision {
+  upsertRevision(key: RevisionKey, settings: RevisionSettings, initialPods: readonly PodTarget[] = [], metricsSource: MetricsSource = 'queue-proxy'): ResolvedRevision {
     const resolved = resolveRevision(settings);
     const now = this.clock.now();
     const k = keyString(key);
@@ -121,8 +133,15 @@ export class AutoscalerService {
     const ready = existing ? existing.pods.length : initialPods.length;
     this.recorder?.revision(now, key, settings, existing ? undefined : ready);
     this.scalers.upsert(key, resolved, now, existing ? undefined : ready);
-    if (existing) existing.settings = settings;
-    else this.entries.set(k, { key: { namespace: key.namespace, name: key.name }, settings, pods: [...initialPods], history: [], activatorSeen: false, scale: null });
+    if (existing) {
+      existing.settings = settings;
+      existing.metricsSource = metricsSource;
+    } else {
+      this.entries.set(k, {
+        key: { namespace: key.namespace, name: key.name }, settings, pods: [...initialPods], history: [],
+        activatorSeen: false, lastActivatorStatAt: -Infinity, metricsSource, scale: null,
+      });
+    }
     this.unknownLogged.delete(k);
     return resolved;
   }
@@ -169,8 +188,11 @@ export class AutoscalerService {
       }
       return false;
     }
-    if (source === 'activator') entry.activatorSeen = true;
     const now = this.clock.now();
+    if (source === 'activator') {
+      entry.activatorSeen = true;
+      entry.lastActivatorStatAt = now;
+    }
     this.recorder?.stat(now, key, stat);
     if (this.scalers.record(key, now, stat) && source === 'activator') this.tickRevision(key);
     return true;
@@ -214,11 +236,15 @@ export class AutoscalerService {
     return () => this.listeners.delete(listener);
   }
 
-  /** Revisions with pods to scrape (not those with target-burst-capacity -1: the activator reports those). */
+  /**
+   * Revisions with pods to scrape: not those with target-burst-capacity -1
+   * (as Knative, the activator reports those), nor those whose metrics source
+   * is the activator (`kpa activator` in front of a plain Deployment).
+   */
   *scrapeTargets(): Iterable<ScrapeTarget> {
     for (const entry of this.entries.values()) {
       const scaler = this.scalers.get(entry.key);
-      if (!scaler || !scaler.resolved.metric.scraped || entry.pods.length === 0) continue;
+      if (!scaler || !scaler.resolved.metric.scraped || entry.metricsSource === 'activator' || entry.pods.length === 0) continue;
       yield { key: entry.key, pods: entry.pods, stableWindowSeconds: scaler.resolved.metric.stableWindowSeconds };
     }
   }
@@ -241,6 +267,7 @@ export class AutoscalerService {
       concurrency: scaler.collection.stableAndPanicConcurrency(now),
       rps: scaler.collection.stableAndPanicRps(now),
       activatorSeen: entry.activatorSeen,
+      metricsSource: entry.metricsSource,
       podCount: entry.pods.length,
       scale: entry.scale,
     };
@@ -253,6 +280,20 @@ export class AutoscalerService {
 
   activatorSeen(key: RevisionKey): boolean {
     return this.entries.get(keyString(key))?.activatorSeen ?? false;
+  }
+
+  metricsSource(key: RevisionKey): MetricsSource | undefined {
+    return this.entries.get(keyString(key))?.metricsSource;
+  }
+
+  scaleStatus(key: RevisionKey): ScaleStatus | null {
+    return this.entries.get(keyString(key))?.scale ?? null;
+  }
+
+  /** Whether an activator's stat arrived within the last `seconds` (kpa activator reports every target every second). */
+  activatorReporting(key: RevisionKey, seconds: number): boolean {
+    const entry = this.entries.get(keyString(key));
+    return entry !== undefined && this.clock.now() - entry.lastActivatorStatAt <= seconds;
   }
 
   snapshots(): RevisionSnapshot[] {

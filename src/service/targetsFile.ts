@@ -3,6 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import { resolveRevision, type RevisionSettings } from '../config/revisionConfig.js';
 import type { RevisionKey } from '../metrics/revisionKey.js';
 import type { PodTarget } from '../metrics/scraper.js';
+import type { MetricsSource } from './autoscalerService.js';
 import { toStringMap } from '../config/stringMap.js';
 
 /** A revision of a `--targets` file: its settings and the pod metric URLs to scrape. */
@@ -10,6 +11,7 @@ export interface StaticTarget {
   key: RevisionKey;
   settings: RevisionSettings;
   pods: PodTarget[];
+  metricsSource: MetricsSource;
 }
 
 /** A mistake in a targets file; `path` names the field (e.g. `revisions[1].pods[0].url`). */
@@ -70,6 +72,7 @@ function pod(v: unknown, path: string): PodTarget {
  *     config: {}                         # per-revision overrides of the keys above
  *     annotations: {autoscaling.knative.dev/target: "10"}
  *     containerConcurrency: 0
+ *     metricsSource: queue-proxy         # or activator: only kpa activator reports, pods are not scraped
  *     pods:
  *       - {name: hello-1, url: http://10.0.0.5:9090/metrics}
  * ```
@@ -91,7 +94,7 @@ export function parseTargetsFile(text: string): StaticTarget[] {
   return doc.revisions.map((raw: unknown, i: number) => {
     const path = `revisions[${i}]`;
     if (!isObject(raw)) throw new TargetsFileError(path, 'must be a map');
-    only(raw, path, ['namespace', 'name', 'config', 'annotations', 'containerConcurrency', 'reachable', 'pods']);
+    only(raw, path, ['namespace', 'name', 'config', 'annotations', 'containerConcurrency', 'reachable', 'metricsSource', 'pods']);
     const key = { namespace: str(raw, 'namespace', path), name: str(raw, 'name', path) };
     const id = `${key.namespace}/${key.name}`;
     if (seen.has(id)) throw new TargetsFileError(`${path}.name`, `revision ${id} is listed twice`);
@@ -103,6 +106,10 @@ export function parseTargetsFile(text: string): StaticTarget[] {
     if (raw.reachable !== undefined && typeof raw.reachable !== 'boolean') throw new TargetsFileError(`${path}.reachable`, 'must be true or false');
     const pods = raw.pods ?? [];
     if (!Array.isArray(pods)) throw new TargetsFileError(`${path}.pods`, 'must be a list');
+    const metricsSource = raw.metricsSource ?? 'queue-proxy';
+    if (metricsSource !== 'queue-proxy' && metricsSource !== 'activator') {
+      throw new TargetsFileError(`${path}.metricsSource`, `must be queue-proxy or activator, got ${JSON.stringify(metricsSource)}`);
+    }
     const settings: RevisionSettings = {
       config: { ...shared, ...stringMap(raw.config, `${path}.config`) },
       annotations: stringMap(raw.annotations, `${path}.annotations`),
@@ -118,6 +125,6 @@ export function parseTargetsFile(text: string): StaticTarget[] {
       }
       throw err;
     }
-    return { key, settings, pods: pods.map((p: unknown, j: number) => pod(p, `${path}.pods[${j}]`)) };
+    return { key, settings, metricsSource, pods: pods.map((p: unknown, j: number) => pod(p, `${path}.pods[${j}]`)) };
   });
 }

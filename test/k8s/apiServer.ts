@@ -69,6 +69,8 @@ const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   pods: { kind: 'Pod', apiVersion: 'v1' },
   configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
+  services: { kind: 'Service', apiVersion: 'v1' },
+  endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
 };
 
 /** /api/v1/..., /apis/GROUP/VERSION/..., optionally namespaced, optionally a name and a subresource. */

@@ -1,0 +1,201 @@
+import {
+  AppsV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type ListWatch, type V1Deployment, type V1EndpointSlice, type V1Service,
+} from '@kubernetes/client-node';
+import { activatorRoute, type ActivatorRoute, DeploymentAnnotationError } from '../k8s/deploymentTarget.js';
+import { InformerSupervisor } from '../k8s/informerSupervisor.js';
+import { makeResumableInformer } from '../k8s/watch.js';
+import type { Logger } from '../log.js';
+import { keyString } from '../metrics/revisionKey.js';
+import type { RouteSource, RouteUpdates } from './activator.js';
+import type { TargetConfig } from './router.js';
+import type { EndpointAddress } from './target.js';
+
+/** The label the EndpointSlice controller puts on a Service's slices. */
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export interface KubernetesRoutesOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Namespaces to watch; empty = all. */
+  namespaces: readonly string[];
+  /** Server-side watch timeout (tests shorten it). */
+  watchTimeoutSeconds?: () => number;
+  requestTimeoutMs?: number;
+}
+
+interface Routed {
+  config: TargetConfig;
+  route: ActivatorRoute;
+  /** "namespace/service", the index into Services and EndpointSlices. */
+  serviceKey: string;
+}
+
+/**
+ * The activator's route source in a cluster: informers (list + watch) over
+ * Deployments, Services and EndpointSlices. A Deployment with
+ * `kpa.dev/hosts` is routed; its endpoints are the ready addresses of its
+ * Service's EndpointSlices on the target port behind `kpa.dev/service`'s
+ * port, as kube-proxy would pick them. A Deployment's annotations are
+ * validated with the key named; a bad one is logged and not routed.
+ */
+export class KubernetesRoutes implements RouteSource {
+  private readonly deployments: ListWatch<V1Deployment>[] = [];
+  private readonly services: ListWatch<V1Service>[] = [];
+  private readonly slices: ListWatch<V1EndpointSlice>[] = [];
+  private readonly informers: InformerSupervisor;
+  private routed = new Map<string, Routed>();
+  private readonly reported = new Map<string, string>();
+  private dirtyRoutes = false;
+  private readonly dirtyServices = new Set<string>();
+  private flushScheduled = false;
+  private hasSynced = false;
+
+  constructor(private readonly updates: RouteUpdates, private readonly o: KubernetesRoutesOptions) {
+    this.informers = new InformerSupervisor(o.logger);
+    const apps = o.kubeConfig.makeApiClient(AppsV1Api);
+    const core = o.kubeConfig.makeApiClient(CoreV1Api);
+    const discovery = o.kubeConfig.makeApiClient(DiscoveryV1Api);
+    const options = { timeoutSeconds: o.watchTimeoutSeconds, headersTimeoutMs: o.requestTimeoutMs };
+    const scopes = o.namespaces.length === 0 ? [undefined] : [...new Set(o.namespaces)];
+    for (const ns of scopes) {
+      this.deployments.push(makeResumableInformer<V1Deployment>(o.kubeConfig, ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
+        () => (ns ? apps.listNamespacedDeployment({ namespace: ns }) : apps.listDeploymentForAllNamespaces()), options));
+      this.services.push(makeResumableInformer<V1Service>(o.kubeConfig, ns ? `/api/v1/namespaces/${ns}/services` : '/api/v1/services',
+        () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()), options));
+      this.slices.push(makeResumableInformer<V1EndpointSlice>(o.kubeConfig,
+        ns ? `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices` : '/apis/discovery.k8s.io/v1/endpointslices',
+        () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces()), options));
+    }
+    for (const inf of this.deployments) {
+      for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.markRoutes());
+      this.informers.supervise(inf, 'deployments');
+    }
+    for (const inf of this.services) {
+      for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, (s) => this.markService(`${s.metadata?.namespace}/${s.metadata?.name}`));
+      this.informers.supervise(inf, 'services');
+    }
+    for (const inf of this.slices) {
+      for (const verb of ['add', 'update', 'delete'] as const) {
+        inf.on(verb, (s) => this.markService(`${s.metadata?.namespace}/${s.metadata?.labels?.[SERVICE_NAME_LABEL]}`));
+      }
+      this.informers.supervise(inf, 'endpointslices');
+    }
+  }
+
+  async start(): Promise<void> {
+    // Services and slices first, so the first routing already knows the endpoints.
+    await Promise.all([...this.services, ...this.slices].map((inf) => this.informers.start(inf, 'endpoints')));
+    await Promise.all(this.deployments.map((inf) => this.informers.start(inf, 'deployments')));
+    this.markRoutes();
+    this.flush();
+    this.hasSynced = true;
+  }
+
+  synced(): boolean {
+    return this.hasSynced;
+  }
+
+  async stop(): Promise<void> {
+    await this.informers.stop();
+  }
+
+  private markRoutes(): void {
+    this.dirtyRoutes = true;
+    this.schedule();
+  }
+
+  private markService(serviceKey: string): void {
+    this.dirtyServices.add(serviceKey);
+    this.schedule();
+  }
+
+  /** Informer events come in bursts (a list, a rollout): they are applied together, once per turn of the event loop. */
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.dirtyRoutes) {
+      this.dirtyRoutes = false;
+      this.rebuildRoutes();
+      for (const r of this.routed.values()) this.dirtyServices.add(r.serviceKey);
+    }
+    if (this.dirtyServices.size === 0) return;
+    const services = new Set(this.dirtyServices);
+    this.dirtyServices.clear();
+    for (const r of this.routed.values()) {
+      if (services.has(r.serviceKey)) this.updates.endpointsRemoved(this.updates.router.setEndpoints(r.config.key, this.endpointsOf(r)));
+    }
+  }
+
+  private rebuildRoutes(): void {
+    const all = this.deployments.flatMap((inf) => inf.list());
+    // The oldest Deployment keeps a host two of them claim, as an Ingress controller would decide.
+    all.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? ''))
+      || `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
+    const routed = new Map<string, Routed>();
+    for (const d of all) {
+      const key = { namespace: d.metadata?.namespace ?? 'default', name: d.metadata?.name ?? '' };
+      const k = keyString(key);
+      let route: ActivatorRoute | null;
+      try {
+        route = activatorRoute(d);
+      } catch (err) {
+        if (!(err instanceof DeploymentAnnotationError)) throw err;
+        this.report(k, `not routed: ${err.message}`, true);
+        continue;
+      }
+      if (!route) continue;
+      this.report(k, `routing ${route.hosts.join(', ')}${route.pathPrefix === '/' ? '' : ` under ${route.pathPrefix}`} to ${k} via Service ${route.service.name}:${route.service.port}`, false);
+      routed.set(k, {
+        config: { key, hosts: route.hosts, pathPrefix: route.pathPrefix, containerConcurrency: route.containerConcurrency },
+        route, serviceKey: `${key.namespace}/${route.service.name}`,
+      });
+    }
+    // A Deployment that comes back later is reported again.
+    const present = new Set(all.map((d) => `${d.metadata?.namespace ?? 'default'}/${d.metadata?.name ?? ''}`));
+    for (const k of this.reported.keys()) if (!k.includes('#') && !present.has(k)) this.reported.delete(k);
+    this.routed = routed;
+    const { removed, conflicts } = this.updates.router.configure([...routed.values()].map((r) => r.config));
+    this.updates.targetsRemoved(removed);
+    this.updates.conflicts(conflicts);
+  }
+
+  /** Logs a Deployment's routing once per change, not on every informer event. */
+  private report(k: string, message: string, error: boolean): void {
+    if (this.reported.get(k) === message) return;
+    this.reported.set(k, message);
+    if (error) this.o.logger.error({ deployment: k }, message);
+    else this.o.logger.info({ deployment: k }, message);
+  }
+
+  /** The ready addresses behind the route's Service port. */
+  private endpointsOf(r: Routed): EndpointAddress[] {
+    const [namespace, name] = [r.config.key.namespace, r.route.service.name];
+    const service = this.services.flatMap((inf) => inf.get(name, namespace) ?? [])[0];
+    const servicePort = service?.spec?.ports?.find((p) => p.port === r.route.service.port);
+    if (!service || !servicePort) {
+      this.report(`${r.serviceKey}#service`, `Service ${r.serviceKey} ${service ? `has no port ${r.route.service.port}` : 'does not exist (yet)'}: requests for ${keyString(r.config.key)} are held`, false);
+      return [];
+    }
+    this.reported.delete(`${r.serviceKey}#service`);
+    const portName = servicePort.name ?? '';
+    const out: EndpointAddress[] = [];
+    for (const inf of this.slices) {
+      for (const slice of inf.list(namespace)) {
+        if (slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name || slice.addressType === 'FQDN') continue;
+        const port = slice.ports?.find((p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === 'TCP')?.port;
+        if (port === undefined) continue;
+        for (const e of slice.endpoints ?? []) {
+          // Unknown readiness counts as ready, as the EndpointSlice API says consumers should read it.
+          if (e.conditions?.ready === false) continue;
+          for (const host of e.addresses) out.push({ host, port, ready: true });
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_ADMIN_PORT, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_PROXY_PORT, DEFAULT_UPSTREAM_TIMEOUT_MS,
+  type RouteSource, type RouteUpdates, startActivator,
+} from '../activator/activator.js';
+import { DEFAULT_MAX_HELD } from '../activator/router.js';
+import { parseRoutesFile, RoutesFileError } from '../activator/routesFile.js';
+import { StaticRoutes } from '../activator/staticRoutes.js';
+import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
+import { createLogger, type Logger } from '../log.js';
+import { type CommandContext, UsageError } from './usage.js';
+
+export const ACTIVATOR_USAGE = `kpa activator [--routes FILE] [--stats-url ws://HOST:PORT/] [--port N] [--admin-port N] [--host ADDR]
+        [--namespaces a,b] [--pod-name NAME] [--hold-timeout 300s] [--upstream-timeout 300s]
+        [--max-held N] [--drain-timeout 30s]
+  The request path for plain Deployments: an HTTP/1.1 reverse proxy that
+  routes by Host (and path prefix) to a Deployment's pods, holds requests
+  while it has none ready (kpa scales it from zero on the first one), never
+  puts more than kpa.dev/container-concurrency requests on a pod, and reports
+  each target's load to kpa's stat server (--stats-url) every second. In a
+  cluster it routes Deployments annotated kpa.dev/hosts (all namespaces or
+  --namespaces) to the ready EndpointSlice addresses of their Service
+  (kpa.dev/service, default NAME:80). With --routes, a YAML list of
+  {host, pathPrefix?, namespace, name, endpoints: [http://HOST:PORT…],
+  containerConcurrency?}; an endpoint is ready while a connect to it succeeds.
+  Proxy on --port (${DEFAULT_PROXY_PORT}), /healthz /readyz /metrics on --admin-port (${DEFAULT_ADMIN_PORT}); 0 picks free
+  ports. A request held past --hold-timeout gets 504; past --max-held
+  (${DEFAULT_MAX_HELD}) waiting requests per target, 503. SIGTERM drains in-flight requests
+  for up to --drain-timeout.`;
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function durationMs(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const nanos = /^\d+(\.\d+)?$/.test(value) ? BigInt(Math.round(Number(value) * 1e9)) : parseGoDurationNanos(value);
+  if (nanos === undefined || nanos <= 0n) throw new UsageError(`${flag} must be a positive duration such as 30s or 5m, got ${JSON.stringify(value)}`);
+  return Number(nanos * 1000n / NANOS_PER_SECOND);
+}
+
+function stopped(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+export async function activatorCommand(ctx: CommandContext, logger: Logger = createLogger()): Promise<number> {
+  const { values } = parseArgs({
+    args: ctx.args,
+    options: {
+      routes: { type: 'string' },
+      'stats-url': { type: 'string' },
+      port: { type: 'string' },
+      'admin-port': { type: 'string' },
+      host: { type: 'string' },
+      namespaces: { type: 'string' },
+      'pod-name': { type: 'string' },
+      'hold-timeout': { type: 'string' },
+      'upstream-timeout': { type: 'string' },
+      'max-held': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+    },
+    allowPositionals: false,
+  });
+  const statsUrl = values['stats-url'];
+  if (statsUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(statsUrl);
+    } catch { /* reported below */ }
+    if (!url || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) throw new UsageError(`--stats-url must be a ws:// or wss:// URL, got ${JSON.stringify(statsUrl)}`);
+  }
+  const maxHeld = values['max-held'] === undefined ? DEFAULT_MAX_HELD : Number(values['max-held']);
+  if (!Number.isInteger(maxHeld) || maxHeld < 0) throw new UsageError(`--max-held must be a whole number ≥ 0, got ${JSON.stringify(values['max-held'])}`);
+  const options = {
+    port: port(values.port, DEFAULT_PROXY_PORT, '--port'),
+    adminPort: port(values['admin-port'], DEFAULT_ADMIN_PORT, '--admin-port'),
+    holdTimeoutMs: durationMs(values['hold-timeout'], DEFAULT_HOLD_TIMEOUT_MS, '--hold-timeout'),
+    upstreamTimeoutMs: durationMs(values['upstream-timeout'], DEFAULT_UPSTREAM_TIMEOUT_MS, '--upstream-timeout'),
+    drainTimeoutMs: durationMs(values['drain-timeout'], DEFAULT_DRAIN_TIMEOUT_MS, '--drain-timeout'),
+  };
+  if (values.routes !== undefined && values.namespaces !== undefined) throw new UsageError('--namespaces applies to the Kubernetes mode, not to --routes');
+
+  let routes: (updates: RouteUpdates) => RouteSource;
+  if (values.routes !== undefined) {
+    const file = values.routes;
+    let targets;
+    try {
+      targets = parseRoutesFile(readFileSync(file, 'utf8'));
+    } catch (err) {
+      if (err instanceof RoutesFileError) {
+        ctx.stderr.write(`kpa activator: ${file}: ${err.message}\n`);
+        return 2;
+      }
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
+        ctx.stderr.write(`kpa activator: cannot read ${file}: ${e.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+    routes = (updates) => new StaticRoutes(targets, updates);
+  } else {
+    // The Kubernetes client is loaded only where it is used.
+    const { loadKubeConfig } = await import('../k8s/kubeConfig.js');
+    const kubeConfig = loadKubeConfig();
+    if (!kubeConfig) throw new UsageError('give --routes FILE, or run in a cluster (in-cluster config) or with KUBECONFIG set');
+    const { KubernetesRoutes } = await import('../activator/kubernetesRoutes.js');
+    const namespaces = (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+    routes = (updates) => new KubernetesRoutes(updates, { kubeConfig, logger: logger.child({ component: 'routes' }), namespaces });
+  }
+  if (statsUrl === undefined) logger.warn('no --stats-url: requests are proxied and held, but kpa hears nothing of them (no scale from zero)');
+
+  let activator;
+  try {
+    activator = await startActivator({
+      logger, host: values.host, port: options.port, adminPort: options.adminPort, routes, statsUrl,
+      podName: values['pod-name'] ?? process.env.POD_NAME ?? hostname(),
+      holdTimeoutMs: options.holdTimeoutMs, upstreamTimeoutMs: options.upstreamTimeoutMs, maxHeld,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      ctx.stderr.write(`kpa activator: ${(err as Error).message}: another process uses the port; pick others with --port/--admin-port (0 = any free port)\n`);
+      return 2;
+    }
+    throw err;
+  }
+  await stopped(ctx.stopSignal);
+  logger.info({ inFlight: activator.proxy.active, drainTimeoutMs: options.drainTimeoutMs }, 'stopping: draining in-flight requests');
+  await activator.close(options.drainTimeoutMs);
+  logger.info('stopped');
+  return 0;
+}
