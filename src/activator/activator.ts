@@ -57,6 +57,8 @@ export interface ActivatorOptions {
   connectTimeoutMs?: number;
   maxHeld?: number;
   retryAfterSeconds?: number;
+  /** False: no report timer, the caller runs `reporter.report()` (tests on a manual clock). */
+  reportEverySecond?: boolean;
 }
 
 export interface RunningActivator {
@@ -169,7 +171,7 @@ export async function startActivator(o: ActivatorOptions): Promise<RunningActiva
     await sender?.close();
     throw err;
   }
-  reporter.start();
+  if (o.reportEverySecond !== false) reporter.start();
   listening = true;
   logger.info({ port, adminPort, targets: router.size, statsUrl: o.statsUrl }, `kpa activator listening: proxy on :${port}, /healthz /readyz /metrics on :${adminPort}`);
 

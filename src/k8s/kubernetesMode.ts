@@ -8,7 +8,7 @@ import type { RevisionSettings } from '../config/revisionConfig.js';
 import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
-import { ScalingDriver } from '../service/scalingDriver.js';
+import { canComeBackFromZero, ScalingDriver } from '../service/scalingDriver.js';
 import { InformerSupervisor } from './informerSupervisor.js';
 import {
   DeploymentAnnotationError, isOptedIn, metricsPort, metricsSource, readyPodTargets, scaleToZeroWithoutActivator, settingsFor,
@@ -38,9 +38,6 @@ export interface KubernetesModeOptions {
   /** How long an informer's list may take before it is retried (default 60 s). */
   listTimeoutMs?: number;
 }
-
-/** How long kpa activator may be silent about a target before kpa stops trusting it to bring the target back. */
-const ACTIVATOR_SILENCE_SECONDS = 10;
 
 interface Target {
   key: RevisionKey;
@@ -221,26 +218,10 @@ export class KubernetesMode {
     this.syncPods(target);
   }
 
-  /**
-   * Scale to zero needs something that brings the target back.
-   * - `kpa activator` in front (metrics source activator): it is always in
-   *   the path, as long as it reports, which it does every second for every
-   *   target; after 10 s of silence kpa holds the last pod. It counts as
-   *   entering the path when the target goes inactive, so the grace period
-   *   runs from there: Knative's rule of inactive for max(grace, retention).
-   *   (Knative's shortcut for an activator long in the path exists to wait
-   *   for the network to switch to it, which never happens here.)
-   * - Knative's activator (or any proxy that reports stats): once it has
-   *   reported for the target, from when it did.
-   * - The Deployment's explicit opt-in: as for kpa activator, from when the
-   *   target goes inactive.
-   */
+  /** Whether something can bring the target back from zero (see canComeBackFromZero). */
   private canComeBackFromZero(key: RevisionKey): boolean {
     const t = this.targets.get(keyString(key));
-    const inactive = this.o.service.scaleStatus(key)?.state === 'inactive';
-    if (this.o.service.metricsSource(key) === 'activator') return inactive && this.o.service.activatorReporting(key, ACTIVATOR_SILENCE_SECONDS);
-    if (this.o.service.activatorSeen(key)) return true;
-    return t !== undefined && scaleToZeroWithoutActivator(t.deployment) && inactive;
+    return canComeBackFromZero(this.o.service, key, t !== undefined && scaleToZeroWithoutActivator(t.deployment));
   }
 
   private dropDeployment(d: V1Deployment): void {

@@ -16,6 +16,31 @@ export interface Actuator {
   activatorInPath(key: RevisionKey): boolean;
 }
 
+/** How long kpa activator may be silent about a target before kpa stops trusting it to bring the target back. */
+export const ACTIVATOR_SILENCE_SECONDS = 10;
+
+/**
+ * Whether something can bring a target back from zero, so that its last pod
+ * may go (the scaler's activatorInPath).
+ * - `kpa activator` in front (metrics source activator) is always in the
+ *   path, as long as it reports, which it does every second for every
+ *   target; after 10 s of silence kpa holds the last pod. It counts as
+ *   entering the path when the target goes inactive, so the grace period
+ *   runs from there: Knative's rule of inactive for max(grace, retention).
+ *   (Knative's shortcut for an activator long in the path exists to wait for
+ *   the network to switch over to it, which never happens here.)
+ * - Knative's activator, or any proxy that reports stats: once it has
+ *   reported for the target, from when it did.
+ * - An explicit opt-in (`optIn`, something else scales the target up): as
+ *   for kpa activator, from when the target goes inactive.
+ */
+export function canComeBackFromZero(service: AutoscalerService, key: RevisionKey, optIn: boolean): boolean {
+  const inactive = service.scaleStatus(key)?.state === 'inactive';
+  if (service.metricsSource(key) === 'activator') return inactive && service.activatorReporting(key, ACTIVATOR_SILENCE_SECONDS);
+  if (service.activatorSeen(key)) return true;
+  return optIn && inactive;
+}
+
 export interface ScalingDriverOptions {
   service: AutoscalerService;
   actuator: Actuator;
