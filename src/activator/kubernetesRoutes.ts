@@ -1,7 +1,7 @@
 import {
   AppsV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type ListWatch, type V1Deployment, type V1EndpointSlice, type V1Service,
 } from '@kubernetes/client-node';
-import { activatorRoute, type ActivatorRoute, DeploymentAnnotationError } from '../k8s/deploymentTarget.js';
+import { activatorRoute, type ActivatorRoute, DEFAULT_CLASS, DeploymentAnnotationError, isOptedIn } from '../k8s/deploymentTarget.js';
 import { InformerSupervisor } from '../k8s/informerSupervisor.js';
 import { makeResumableInformer } from '../k8s/watch.js';
 import type { Logger } from '../log.js';
@@ -16,6 +16,8 @@ const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export interface KubernetesRoutesOptions {
   kubeConfig: KubeConfig;
   logger: Logger;
+  /** Only Deployments with `autoscaling.knative.dev/class` set to this (kpa's --class, default kpa.dev) are routed. */
+  classValue?: string;
   /** Namespaces to watch; empty = all. */
   namespaces: readonly string[];
   /** Server-side watch timeout (tests shorten it). */
@@ -32,8 +34,8 @@ interface Routed {
 
 /**
  * The activator's route source in a cluster: informers (list + watch) over
- * Deployments, Services and EndpointSlices. A Deployment with
- * `kpa.dev/hosts` is routed; its endpoints are the ready addresses of its
+ * Deployments, Services and EndpointSlices. An opted-in Deployment
+ * (`autoscaling.knative.dev/class: kpa.dev`) with `kpa.dev/hosts` is routed; its endpoints are the ready addresses of its
  * Service's EndpointSlices on the target port behind `kpa.dev/service`'s
  * port, as kube-proxy would pick them. A Deployment's annotations are
  * validated with the key named; a bad one is logged and not routed.
@@ -49,6 +51,9 @@ export class KubernetesRoutes implements RouteSource {
   private readonly dirtyServices = new Set<string>();
   private flushScheduled = false;
   private hasSynced = false;
+  /** Informers whose list has succeeded once; routes are known only when all have. */
+  private readonly listed = new Set<string>();
+  private informerCount = 0;
 
   constructor(private readonly updates: RouteUpdates, private readonly o: KubernetesRoutesOptions) {
     this.informers = new InformerSupervisor(o.logger);
@@ -57,14 +62,23 @@ export class KubernetesRoutes implements RouteSource {
     const discovery = o.kubeConfig.makeApiClient(DiscoveryV1Api);
     const options = { timeoutSeconds: o.watchTimeoutSeconds, headersTimeoutMs: o.requestTimeoutMs };
     const scopes = o.namespaces.length === 0 ? [undefined] : [...new Set(o.namespaces)];
+    // client-node's informer reports a failed list as an event, not from start(): count successful lists
+    // ourselves, so /readyz stays 503 (and no request is answered 404) until every kind has been listed.
+    const listing = <T>(path: string, list: () => Promise<T>) => {
+      this.informerCount++;
+      return [path, () => list().then((r) => {
+        this.listed.add(path);
+        return r;
+      })] as const;
+    };
     for (const ns of scopes) {
-      this.deployments.push(makeResumableInformer<V1Deployment>(o.kubeConfig, ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
-        () => (ns ? apps.listNamespacedDeployment({ namespace: ns }) : apps.listDeploymentForAllNamespaces()), options));
-      this.services.push(makeResumableInformer<V1Service>(o.kubeConfig, ns ? `/api/v1/namespaces/${ns}/services` : '/api/v1/services',
-        () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()), options));
+      this.deployments.push(makeResumableInformer<V1Deployment>(o.kubeConfig, ...listing(ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
+        () => (ns ? apps.listNamespacedDeployment({ namespace: ns }) : apps.listDeploymentForAllNamespaces())), options));
+      this.services.push(makeResumableInformer<V1Service>(o.kubeConfig, ...listing(ns ? `/api/v1/namespaces/${ns}/services` : '/api/v1/services',
+        () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces())), options));
       this.slices.push(makeResumableInformer<V1EndpointSlice>(o.kubeConfig,
-        ns ? `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices` : '/apis/discovery.k8s.io/v1/endpointslices',
-        () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces()), options));
+        ...listing(ns ? `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices` : '/apis/discovery.k8s.io/v1/endpointslices',
+          () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces())), options));
     }
     for (const inf of this.deployments) {
       for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.markRoutes());
@@ -92,7 +106,7 @@ export class KubernetesRoutes implements RouteSource {
   }
 
   synced(): boolean {
-    return this.hasSynced;
+    return this.hasSynced && this.listed.size === this.informerCount;
   }
 
   async stop(): Promise<void> {
@@ -140,6 +154,7 @@ export class KubernetesRoutes implements RouteSource {
     for (const d of all) {
       const key = { namespace: d.metadata?.namespace ?? 'default', name: d.metadata?.name ?? '' };
       const k = keyString(key);
+      if (!isOptedIn(d, this.o.classValue ?? DEFAULT_CLASS)) continue;
       let route: ActivatorRoute | null;
       try {
         route = activatorRoute(d);
@@ -155,9 +170,10 @@ export class KubernetesRoutes implements RouteSource {
         route, serviceKey: `${key.namespace}/${route.service.name}`,
       });
     }
-    // A Deployment that comes back later is reported again.
+    // A Deployment (or its Service) that comes back later is reported again.
     const present = new Set(all.map((d) => `${d.metadata?.namespace ?? 'default'}/${d.metadata?.name ?? ''}`));
-    for (const k of this.reported.keys()) if (!k.includes('#') && !present.has(k)) this.reported.delete(k);
+    const services = new Set([...routed.values()].map((r) => `${r.serviceKey}#service`));
+    for (const k of this.reported.keys()) if (k.includes('#') ? !services.has(k) : !present.has(k)) this.reported.delete(k);
     this.routed = routed;
     const { removed, conflicts } = this.updates.router.configure([...routed.values()].map((r) => r.config));
     this.updates.targetsRemoved(removed);
@@ -183,10 +199,13 @@ export class KubernetesRoutes implements RouteSource {
     }
     this.reported.delete(`${r.serviceKey}#service`);
     const portName = servicePort.name ?? '';
+    // A dual-stack Service has a slice per address family, each listing every pod: one family only,
+    // the Service's primary, or a pod would count twice against its concurrency limit.
+    const family = service.spec?.ipFamilies?.[0] ?? 'IPv4';
     const out: EndpointAddress[] = [];
     for (const inf of this.slices) {
       for (const slice of inf.list(namespace)) {
-        if (slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name || slice.addressType === 'FQDN') continue;
+        if (slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name || slice.addressType !== family) continue;
         const port = slice.ports?.find((p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === 'TCP')?.port;
         if (port === undefined) continue;
         for (const e of slice.endpoints ?? []) {

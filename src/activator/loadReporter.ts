@@ -44,14 +44,17 @@ export class LoadReporter {
 
   start(): void {
     if (this.timer) return;
+    // The next x.5 s of the wall clock; each report then schedules the one a second after its own
+    // slot, so a timer that fires a little early or late never yields two reports in one second.
+    let slot = Math.floor(this.o.clock.now() - 0.5) + 1.5;
     const schedule = (): void => {
       const now = this.o.clock.now();
-      // The next x.5 s of the wall clock.
-      const next = Math.floor(now - 0.5) + 1.5;
+      if (now - slot > 1) slot = Math.floor(now - 0.5) + 1.5; // stalled (or the clock jumped): skip to the next slot
       this.timer = setTimeout(() => {
         this.report();
+        slot += 1;
         schedule();
-      }, Math.max(1, (next - now) * 1000));
+      }, Math.max(0, (slot - now) * 1000));
     };
     schedule();
   }

@@ -100,7 +100,7 @@ export class ActivatorProxy {
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(rawResponse(status, `${STATUS_CODES[status]}\n`));
+      endRaw(socket, rawResponse(status, `${STATUS_CODES[status]}\n`));
     });
   }
 
@@ -164,10 +164,10 @@ export class ActivatorProxy {
     const target = host ? this.o.router.match(host, req.url ?? '/') : undefined;
     if (!target) {
       if (host) this.unrouted++;
-      socket.end(rawResponse(host ? 404 : 400, host ? `no route for host ${quoted(host)}\n` : 'a Host header is required\n'));
+      endRaw(socket, rawResponse(host ? 404 : 400, host ? `no route for host ${quoted(host)}\n` : 'a Host header is required\n'));
       return;
     }
-    if (this.draining) return void socket.end(rawResponse(503, 'the activator is shutting down\n'));
+    if (this.draining) return void endRaw(socket, rawResponse(503, 'the activator is shutting down\n'));
     new UpgradeExchange(this, target, req, socket, head).start();
   }
 
@@ -205,6 +205,17 @@ export class ActivatorProxy {
     await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
     this.pools.clear();
   }
+}
+
+/**
+ * Writes a last response on a raw socket and closes it once written, even
+ * if the peer never reads or never closes its side (a plain end() would leave
+ * the socket half-open for as long as a hostile client likes).
+ */
+function endRaw(socket: Duplex, response: string): void {
+  socket.end(response);
+  socket.once('finish', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function rawResponse(status: number, body: string, extra = ''): string {
@@ -467,7 +478,7 @@ class UpgradeExchange {
 
   private refuse(status: number, body: string, extra = ''): void {
     this.target.countResponse(status);
-    this.socket.end(rawResponse(status, body, extra));
+    endRaw(this.socket, rawResponse(status, body, extra));
   }
 
   private finish(): void {

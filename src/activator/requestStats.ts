@@ -20,6 +20,12 @@ export class RequestStats {
   private lastChange: number;
   private periodStart: number;
   private arrivals = 0;
+  /**
+   * The first period of a new target is shorter than a second, but kpa
+   * takes every report for one second's average: it is averaged over a whole
+   * second, as the target had no load before it existed.
+   */
+  private firstPeriod = true;
 
   constructor(now: number) {
     this.lastChange = now;
@@ -44,7 +50,8 @@ export class RequestStats {
   /** Closes the period at `now` and starts the next one. */
   report(now: number): PeriodStats {
     this.advance(now);
-    const length = now - this.periodStart;
+    const length = this.firstPeriod ? Math.max(now - this.periodStart, 1) : now - this.periodStart;
+    this.firstPeriod = false;
     // A zero-length period (two reports at once) has no average to speak of: report the concurrency itself.
     const averageConcurrency = length > 0 ? this.weighted / length : this.inFlight;
     const requestCount = this.arrivals;

@@ -13,14 +13,15 @@ import { createLogger, type Logger } from '../log.js';
 import { type CommandContext, UsageError } from './usage.js';
 
 export const ACTIVATOR_USAGE = `kpa activator [--routes FILE] [--stats-url ws://HOST:PORT/] [--port N] [--admin-port N] [--host ADDR]
-        [--namespaces a,b] [--pod-name NAME] [--hold-timeout 300s] [--upstream-timeout 300s]
+        [--namespaces a,b] [--class VALUE] [--pod-name NAME] [--hold-timeout 300s] [--upstream-timeout 300s]
         [--max-held N] [--drain-timeout 30s]
   The request path for plain Deployments: an HTTP/1.1 reverse proxy that
   routes by Host (and path prefix) to a Deployment's pods, holds requests
   while it has none ready (kpa scales it from zero on the first one), never
   puts more than kpa.dev/container-concurrency requests on a pod, and reports
   each target's load to kpa's stat server (--stats-url) every second. In a
-  cluster it routes Deployments annotated kpa.dev/hosts (all namespaces or
+  cluster it routes Deployments opted in to kpa (autoscaling.knative.dev/class:
+  kpa.dev, or --class) and annotated kpa.dev/hosts (all namespaces or
   --namespaces) to the ready EndpointSlice addresses of their Service
   (kpa.dev/service, default NAME:80). With --routes, a YAML list of
   {host, pathPrefix?, namespace, name, endpoints: [http://HOST:PORT…],
@@ -58,6 +59,7 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
       'admin-port': { type: 'string' },
       host: { type: 'string' },
       namespaces: { type: 'string' },
+      class: { type: 'string' },
       'pod-name': { type: 'string' },
       'hold-timeout': { type: 'string' },
       'upstream-timeout': { type: 'string' },
@@ -83,7 +85,9 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
     upstreamTimeoutMs: durationMs(values['upstream-timeout'], DEFAULT_UPSTREAM_TIMEOUT_MS, '--upstream-timeout'),
     drainTimeoutMs: durationMs(values['drain-timeout'], DEFAULT_DRAIN_TIMEOUT_MS, '--drain-timeout'),
   };
-  if (values.routes !== undefined && values.namespaces !== undefined) throw new UsageError('--namespaces applies to the Kubernetes mode, not to --routes');
+  if (values.routes !== undefined && (values.namespaces !== undefined || values.class !== undefined)) {
+    throw new UsageError(`${values.namespaces !== undefined ? '--namespaces' : '--class'} applies to the Kubernetes mode, not to --routes`);
+  }
 
   let routes: (updates: RouteUpdates) => RouteSource;
   if (values.routes !== undefined) {
@@ -111,7 +115,7 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
     if (!kubeConfig) throw new UsageError('give --routes FILE, or run in a cluster (in-cluster config) or with KUBECONFIG set');
     const { KubernetesRoutes } = await import('../activator/kubernetesRoutes.js');
     const namespaces = (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean);
-    routes = (updates) => new KubernetesRoutes(updates, { kubeConfig, logger: logger.child({ component: 'routes' }), namespaces });
+    routes = (updates) => new KubernetesRoutes(updates, { kubeConfig, logger: logger.child({ component: 'routes' }), namespaces, classValue: values.class });
   }
   if (statsUrl === undefined) logger.warn('no --stats-url: requests are proxied and held, but kpa hears nothing of them (no scale from zero)');
 

@@ -16,15 +16,16 @@ export interface Actuator {
   activatorInPath(key: RevisionKey): boolean;
 }
 
-/** How long kpa activator may be silent about a target before kpa stops trusting it to bring the target back. */
-export const ACTIVATOR_SILENCE_SECONDS = 10;
+/** How long kpa activator (which reports every second) may be silent about a target before kpa stops trusting it to bring the target back. */
+export const ACTIVATOR_SILENCE_SECONDS = 3;
 
 /**
  * Whether something can bring a target back from zero, so that its last pod
  * may go (the scaler's activatorInPath).
  * - `kpa activator` in front (metrics source activator) is always in the
  *   path, as long as it reports, which it does every second for every
- *   target; after 10 s of silence kpa holds the last pod. It counts as
+ *   target; after 3 s of silence (three reports missed) kpa holds the last
+ *   pod, and the grace period starts over once it reports again. It counts as
  *   entering the path when the target goes inactive, so the grace period
  *   runs from there: Knative's rule of inactive for max(grace, retention).
  *   (Knative's shortcut for an activator long in the path exists to wait for

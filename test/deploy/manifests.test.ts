@@ -2,18 +2,59 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_ADMIN_PORT, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_PROXY_PORT } from '../../src/activator/activator.js';
 import { autoscalerConfigFromMap } from '../../src/config/autoscalerConfig.js';
+import { resolveRevision } from '../../src/config/revisionConfig.js';
+import { activatorRoute, metricsSource, selectorMatches, settingsFor } from '../../src/k8s/deploymentTarget.js';
 
-type Doc = { kind: string; metadata: { name: string }; [k: string]: unknown };
+type Doc = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
 const docs = (file: string): Doc[] => parseAllDocuments(readFileSync(join('deploy', file), 'utf8')).map((d) => {
   if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
   return d.toJSON() as Doc;
 });
 
+interface ContainerPort { name?: string; containerPort: number }
+interface ServicePort { name?: string; port: number; targetPort?: number | string }
+
+/** The container port a probe or a Service's targetPort names (by number or by port name). */
+function containerPort(container: { ports?: ContainerPort[] }, ref: number | string | undefined): number | undefined {
+  if (typeof ref === 'number') return ref;
+  return container.ports?.find((p) => p.name === ref)?.containerPort;
+}
+
+/** The Service port an Ingress or HTTPRoute backend names (by number or by port name). */
+function servicePort(service: Record<string, any>, ref: { number?: number; name?: string } | number): ServicePort | undefined {
+  const ports = service.spec.ports as ServicePort[];
+  if (typeof ref === 'number') return ports.find((p) => p.port === ref);
+  return ports.find((p) => (ref.number !== undefined ? p.port === ref.number : p.name === ref.name));
+}
+
+/** A flag's value in a container's args (`--flag value` or `--flag=value`). */
+function flag(args: string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i === -1) return undefined;
+  return args[i].includes('=') ? args[i].slice(name.length + 1) : args[i + 1];
+}
+
+/** An env var's source (value or valueFrom). */
+function env(container: { env?: { name: string }[] }, name: string): Record<string, unknown> | undefined {
+  const found = container.env?.find((e) => e.name === name);
+  if (!found) return undefined;
+  const { name: _name, ...rest } = found;
+  return rest;
+}
+
 describe('deploy/', () => {
   const kustomization = docs('kustomization.yaml')[0] as unknown as { resources: string[] };
   const all = kustomization.resources.flatMap((f) => docs(f));
-  const find = (kind: string) => all.find((d) => d.kind === kind) as Record<string, any>;
+  const named = (kind: string, name: string) => {
+    const doc = all.find((d) => d.kind === kind && d.metadata.name === name) as Record<string, any> | undefined;
+    if (!doc) throw new Error(`deploy/ has no ${kind} ${name}`);
+    return doc;
+  };
+  /** Whether a selector-bearing object (PDB, Service, NetworkPolicy) picks the Deployment's pods. */
+  const selectsPods = (selector: Record<string, any> | undefined, dep: Record<string, any>) =>
+    selector !== undefined && selectorMatches(selector, dep.spec.template.metadata.labels);
 
   it('every YAML parses and every kustomization resource exists', () => {
     for (const f of readdirSync('deploy').filter((f) => f.endsWith('.yaml'))) expect(() => docs(f)).not.toThrow();
@@ -22,7 +63,7 @@ describe('deploy/', () => {
   });
 
   it('runs two non-root replicas with a read-only root filesystem, probes, limits, and a rollout that never waits for a follower', () => {
-    const dep = find('Deployment');
+    const dep = named('Deployment', 'kpa');
     expect(dep.spec.replicas).toBe(2);
     const pod = dep.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
@@ -34,19 +75,168 @@ describe('deploy/', () => {
     // Only the leader is ever Ready: a rollout must be allowed to replace every pod without waiting for
     // Readiness, and no PodDisruptionBudget may hold the leader (it would block every drain of its node).
     expect(dep.spec.strategy.rollingUpdate.maxUnavailable).toBe(dep.spec.replicas);
-    expect(all.some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
-    expect(find('Service').spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
-    expect(find('NetworkPolicy').spec.ingress[0].ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
+    expect(all.filter((d) => d.kind === 'PodDisruptionBudget' && selectsPods((d as Record<string, any>).spec.selector, dep))).toEqual([]);
+    expect(named('Service', 'kpa').spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
+    expect(named('NetworkPolicy', 'kpa').spec.ingress[0].ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
   });
 
   it('ships a config-autoscaler that passes Knative validation with Knative defaults', () => {
-    const cm = all.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'config-autoscaler') as unknown as { data: Record<string, string> };
+    const cm = named('ConfigMap', 'config-autoscaler') as { data: Record<string, string> };
     const { _example: _doc, ...data } = cm.data;
     expect(autoscalerConfigFromMap(data)).toEqual(autoscalerConfigFromMap({}));
   });
 
-  it('the example Deployment opts in with the kpa.dev class', () => {
-    const [ex] = docs('examples/hello-deployment.yaml') as Record<string, any>[];
-    expect(ex.metadata.annotations['autoscaling.knative.dev/class']).toBe('kpa.dev');
+  describe('kpa activator', () => {
+    const dep = named('Deployment', 'kpa-activator');
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+    const args: string[] = c.args;
+    const adminPort = Number(flag(args, '--admin-port') ?? DEFAULT_ADMIN_PORT);
+    const proxyPort = Number(flag(args, '--port') ?? DEFAULT_PROXY_PORT);
+
+    it('runs `kpa activator` from kpa\'s image, two replicas under its own service account, rolled out without losing capacity', () => {
+      expect(args[0]).toBe('activator');
+      expect(c.image).toBe(named('Deployment', 'kpa').spec.template.spec.containers[0].image);
+      expect(dep.spec.replicas).toBe(2);
+      expect(pod.serviceAccountName).toBe('kpa-activator');
+      expect(selectorMatches(dep.spec.selector, dep.spec.template.metadata.labels)).toBe(true);
+      // Every replica becomes Ready (no leader): a rollout may wait for Readiness and keep them all serving.
+      expect(dep.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+    });
+
+    it('a PodDisruptionBudget keeps one of its pods through drains, and still lets a node drain', () => {
+      const pdbs = all.filter((d) => d.kind === 'PodDisruptionBudget' && selectsPods((d as Record<string, any>).spec.selector, dep)) as Record<string, any>[];
+      expect(pdbs.map((p) => p.metadata.name)).toEqual(['kpa-activator']);
+      expect(pdbs[0].metadata.namespace).toBe(dep.metadata.namespace);
+      expect(pdbs[0].spec.minAvailable).toBeGreaterThanOrEqual(1);
+      expect(pdbs[0].spec.minAvailable).toBeLessThan(dep.spec.replicas);
+    });
+
+    it('runs non-root with a read-only root filesystem, no capabilities and the runtime\'s seccomp profile', () => {
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.resources.requests.memory && c.resources.limits.memory).toBeTruthy();
+    });
+
+    it('probes /readyz and /healthz on the admin port, and serves the proxy on its port', () => {
+      expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+      expect(containerPort(c, c.readinessProbe.httpGet.port)).toBe(adminPort);
+      expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+      expect(containerPort(c, c.livenessProbe.httpGet.port)).toBe(adminPort);
+      expect((c.ports as ContainerPort[]).map((p) => p.containerPort).sort()).toEqual([proxyPort, adminPort].sort());
+    });
+
+    it('is given time to drain: the grace period outlasts preStop and --drain-timeout', () => {
+      const drainTimeout = flag(args, '--drain-timeout') ?? `${DEFAULT_DRAIN_TIMEOUT_MS / 1000}s`;
+      expect(drainTimeout).toMatch(/^\d+s$/);
+      const drainSeconds = parseInt(drainTimeout, 10);
+      const preStopSeconds = c.lifecycle?.preStop?.sleep?.seconds ?? 0;
+      expect(preStopSeconds).toBeGreaterThan(0);
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + drainSeconds);
+      expect(env(c, 'POD_NAME')).toEqual({ valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    });
+
+    it('its Service sends port 80 to the proxy port and exposes the admin port', () => {
+      const svc = named('Service', 'kpa-activator');
+      expect(svc.metadata.namespace).toBe(dep.metadata.namespace);
+      expect(selectsPods({ matchLabels: svc.spec.selector }, dep)).toBe(true);
+      const http = servicePort(svc, 80)!;
+      expect(containerPort(c, http.targetPort ?? http.port)).toBe(proxyPort);
+      expect((svc.spec.ports as ServicePort[]).map((p) => containerPort(c, p.targetPort ?? p.port))).toContain(adminPort);
+    });
+
+    it('--stats-url points at the kpa Service\'s ws-stats port', () => {
+      const url = new URL(flag(args, '--stats-url')!);
+      expect(url.protocol).toBe('ws:');
+      const kpa = named('Service', 'kpa');
+      // SERVICE.NAMESPACE.svc[.cluster.local]
+      const [service, namespace, svc] = url.hostname.split('.');
+      expect({ service, namespace, svc }).toEqual({ service: kpa.metadata.name, namespace: kpa.metadata.namespace, svc: 'svc' });
+      expect(Number(url.port)).toBe(servicePort(kpa, { name: 'ws-stats' })!.port);
+    });
+
+    it('its NetworkPolicy admits the proxy and admin ports', () => {
+      const policies = all.filter((d) => d.kind === 'NetworkPolicy' && selectsPods((d as Record<string, any>).spec.podSelector, dep)) as Record<string, any>[];
+      expect(policies.map((p) => p.metadata.name)).toEqual(['kpa-activator']);
+      const ports = policies[0].spec.ingress.flatMap((rule: { from?: unknown[]; ports: { port: number }[] }) => {
+        expect(rule.from, 'from anywhere: Ingress controllers run in namespaces of their own').toBeUndefined();
+        return rule.ports.map((p) => containerPort(c, p.port));
+      });
+      expect(ports.sort()).toEqual([proxyPort, adminPort].sort());
+    });
+  });
+
+  describe('examples/', () => {
+    const examples = readdirSync('deploy/examples').filter((f) => /\.ya?ml$/.test(f)).flatMap((f) => docs(join('examples', f))) as Record<string, any>[];
+    const example = (kind: string) => examples.filter((d) => d.kind === kind);
+    const hello = example('Deployment').find((d) => d.metadata.name === 'hello')!;
+    const activatorService = named('Service', 'kpa-activator');
+    const activatorContainer = named('Deployment', 'kpa-activator').spec.template.spec.containers[0];
+    const route = () => activatorRoute(hello as never)!;
+
+    it('are applied on their own, not with the kustomization', () => {
+      expect(kustomization.resources.filter((r) => r.startsWith('examples'))).toEqual([]);
+    });
+
+    it('the hello Deployment opts in with the kpa.dev class, is routed by the activator, and may go to zero', () => {
+      expect(hello.metadata.annotations['autoscaling.knative.dev/class']).toBe('kpa.dev');
+      expect(route().hosts.length).toBeGreaterThan(0);
+      expect(metricsSource(hello as never)).toBe('activator');
+      const cm = named('ConfigMap', 'config-autoscaler') as { data: Record<string, string> };
+      const { _example: _doc, ...data } = cm.data;
+      const settings = settingsFor(hello as never, data);
+      expect(settings.containerConcurrency).toBeGreaterThan(0);
+      expect(() => resolveRevision(settings)).not.toThrow();
+      expect(Number(hello.metadata.annotations['autoscaling.knative.dev/min-scale'] ?? '0')).toBe(0);
+    });
+
+    it('its Service (kpa.dev/service) selects its pods and reaches a container port', () => {
+      const svc = example('Service').find((s) => s.metadata.name === route().service.name && s.metadata.namespace === hello.metadata.namespace)!;
+      expect(svc).toBeDefined();
+      expect(selectsPods({ matchLabels: svc.spec.selector }, hello)).toBe(true);
+      const port = servicePort(svc, route().service.port)!;
+      expect(port).toBeDefined();
+      const container = hello.spec.template.spec.containers[0];
+      expect((container.ports as ContainerPort[]).map((p) => p.containerPort)).toContain(containerPort(container, port.targetPort ?? port.port));
+    });
+
+    /** The activator Service's port that `ref` names must be the one in front of the proxy. */
+    const expectProxyPort = (ref: { number?: number; name?: string } | number) => {
+      const port = servicePort(activatorService, ref);
+      expect(port, JSON.stringify(ref)).toBeDefined();
+      expect(containerPort(activatorContainer, port!.targetPort ?? port!.port)).toBe(DEFAULT_PROXY_PORT);
+    };
+
+    it('the Ingress sends the hello hosts to the activator\'s Service, from the Service\'s namespace', () => {
+      const [ingress, ...more] = example('Ingress');
+      expect(more).toEqual([]);
+      // An Ingress backend can only be a Service in the Ingress's own namespace.
+      expect(ingress.metadata.namespace).toBe(activatorService.metadata.namespace);
+      expect(ingress.spec.rules.map((r: { host: string }) => r.host).sort()).toEqual([...route().hosts].sort());
+      for (const rule of ingress.spec.rules) {
+        for (const path of rule.http.paths) {
+          expect(path.backend.service.name).toBe(activatorService.metadata.name);
+          expectProxyPort(path.backend.service.port);
+        }
+      }
+    });
+
+    it('the HTTPRoute sends the hello hosts to the activator\'s Service, which a ReferenceGrant opens to it', () => {
+      const [httpRoute, ...more] = example('HTTPRoute');
+      expect(more).toEqual([]);
+      expect([...httpRoute.spec.hostnames].sort()).toEqual([...route().hosts].sort());
+      expect(httpRoute.spec.parentRefs.length).toBeGreaterThan(0);
+      const backends = httpRoute.spec.rules.flatMap((r: { backendRefs: unknown[] }) => r.backendRefs) as Record<string, any>[];
+      expect(backends.length).toBeGreaterThan(0);
+      for (const b of backends) {
+        expect({ kind: b.kind ?? 'Service', group: b.group ?? '', name: b.name, namespace: b.namespace ?? httpRoute.metadata.namespace })
+          .toEqual({ kind: 'Service', group: '', name: activatorService.metadata.name, namespace: activatorService.metadata.namespace });
+        expectProxyPort(b.port);
+        const granted = example('ReferenceGrant').some((g) => g.metadata.namespace === b.namespace &&
+          g.spec.from.some((f: Record<string, string>) => f.group === 'gateway.networking.k8s.io' && f.kind === 'HTTPRoute' && f.namespace === httpRoute.metadata.namespace) &&
+          g.spec.to.some((t: Record<string, string>) => t.group === '' && t.kind === 'Service' && (t.name === undefined || t.name === b.name)));
+        expect(granted, `a ReferenceGrant in ${b.namespace} for HTTPRoutes from ${httpRoute.metadata.namespace}`).toBe(true);
+      }
+    });
   });
 });

@@ -2,13 +2,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { startActivator } from '../../src/activator/activator.js';
+import { KubernetesRoutes } from '../../src/activator/kubernetesRoutes.js';
 import { startKubernetesRun } from '../../src/cli/runKubernetes.js';
 import { silentLogger } from '../../src/log.js';
 import { stat } from '../helpers/engine.js';
 import { QueueProxyServer } from '../helpers/queueProxyServer.js';
 import { until } from '../helpers/wait.js';
 import { FakeApiServer, type RecordedCall } from '../k8s/apiServer.js';
-import { configAutoscaler, deployment, kubeConfigFor, OWN_NAMESPACE, syncPods } from '../k8s/cluster.js';
+import { APP_NAMESPACE, configAutoscaler, deployment, kubeConfigFor, OWN_NAMESPACE, syncPods } from '../k8s/cluster.js';
 
 interface Rule { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }
 interface Manifest {
@@ -31,14 +33,15 @@ function manifests(dir = 'deploy'): Manifest[] {
   });
 }
 
-/** What the kpa Deployment's service account may do: its roles' rules through the bindings that name it. */
-function grantsOfKpa(all: Manifest[]): Grant[] {
-  const kpa = all.find((m) => m.kind === 'Deployment' && m.metadata.name === 'kpa')!;
-  const account = { name: kpa.spec?.template?.spec?.serviceAccountName ?? 'default', namespace: kpa.metadata.namespace ?? OWN_NAMESPACE };
+/** What a Deployment's service account may do: its roles' rules through the bindings that name it. */
+function grantsOf(all: Manifest[], deploymentName: string): Grant[] {
+  const dep = all.find((m) => m.kind === 'Deployment' && m.metadata.name === deploymentName);
+  expect(dep, `Deployment ${deploymentName}`).toBeDefined();
+  const account = { name: dep!.spec?.template?.spec?.serviceAccountName ?? 'default', namespace: dep!.metadata.namespace ?? OWN_NAMESPACE };
   const grants: Grant[] = [];
   for (const binding of all.filter((m) => m.kind === 'ClusterRoleBinding' || m.kind === 'RoleBinding')) {
-    const bindsKpa = (binding.subjects ?? []).some((s) => s.kind === 'ServiceAccount' && s.name === account.name && (s.namespace ?? binding.metadata.namespace) === account.namespace);
-    if (!bindsKpa) continue;
+    const bindsAccount = (binding.subjects ?? []).some((s) => s.kind === 'ServiceAccount' && s.name === account.name && (s.namespace ?? binding.metadata.namespace) === account.namespace);
+    if (!bindsAccount) continue;
     const role = all.find((m) => m.kind === binding.roleRef?.kind && m.metadata.name === binding.roleRef.name &&
       (m.kind === 'ClusterRole' || m.metadata.namespace === binding.metadata.namespace));
     expect(role, `${binding.kind} ${binding.metadata.name} refers to a missing ${binding.roleRef?.kind} ${binding.roleRef?.name}`).toBeDefined();
@@ -63,11 +66,11 @@ const describeCall = (c: RecordedCall) =>
   `${c.verb} ${c.group || 'core'}/${c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.name ? ` "${c.name}"` : ''} in ${c.namespace ?? 'all namespaces'}`;
 
 /**
- * Every API call a full in-cluster run makes: informers in all namespaces and
+ * Every API call a full in-cluster `kpa run` makes: informers in all namespaces and
  * in a list of namespaces, the ConfigMap, a scale patch, leader election from
  * creating the Lease to releasing it.
  */
-async function recordFullRun(): Promise<RecordedCall[]> {
+async function recordKpaRun(): Promise<RecordedCall[]> {
   const api = await FakeApiServer.start();
   const qp = await QueueProxyServer.start();
   try {
@@ -99,33 +102,104 @@ async function recordFullRun(): Promise<RecordedCall[]> {
   }
 }
 
-describe('RBAC in deploy/ against the API calls the code makes', () => {
-  let calls: RecordedCall[];
-  let grants: Grant[];
-  beforeAll(async () => {
-    calls = await recordFullRun();
-    grants = grantsOfKpa(manifests());
-  }, 30_000);
-
-  it('the full run exercised informers, the scale patch and the Lease', () => {
-    const verbs = new Set(calls.map((c) => `${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''}`));
-    for (const v of ['list deployments', 'watch deployments', 'watch pods', 'watch configmaps', 'patch deployments/scale', 'create leases', 'update leases']) {
-      expect(verbs.has(v), v).toBe(true);
+/**
+ * Every API call a full in-cluster activator run makes: its route informers
+ * (list, then watch) in all namespaces and in a list of namespaces, each run
+ * until a routed Deployment's endpoint is ready to take requests.
+ */
+async function recordActivatorRun(): Promise<RecordedCall[]> {
+  const api = await FakeApiServer.start();
+  try {
+    api.put('deployments', {
+      metadata: { name: 'web', namespace: APP_NAMESPACE, annotations: { 'autoscaling.knative.dev/class': 'kpa.dev', 'kpa.dev/hosts': 'web.example.com' } },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: {} },
+    });
+    api.put('services', { metadata: { name: 'web', namespace: APP_NAMESPACE }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    api.put('endpointslices', {
+      metadata: { name: 'web-abcde', namespace: APP_NAMESPACE, labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    });
+    for (const namespaces of [[], ['apps', 'team-b']]) {
+      const before = api.calls.length;
+      const activator = await startActivator({
+        logger: silentLogger(), host: '127.0.0.1', port: 0, adminPort: 0, podName: 'activator-0',
+        routes: (updates) => new KubernetesRoutes(updates, { kubeConfig: kubeConfigFor(api), logger: silentLogger(), namespaces }),
+      });
+      try {
+        await until(() => activator.router.size === 1 && [...activator.router.all()].every((t) => t.readyEndpoints.length === 1));
+        // Routing needs only the lists; the watches that follow them are part of the run too.
+        const watches = 3 * Math.max(1, namespaces.length);
+        await until(() => api.calls.slice(before).filter((c) => c.verb === 'watch').length === watches);
+      } finally {
+        await activator.close(1_000);
+      }
     }
+    return api.calls;
+  } finally {
+    await api.close();
+  }
+}
+
+const callKey = (c: RecordedCall) => `${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''}`;
+
+interface Account {
+  /** The Deployment whose service account is checked. */
+  deployment: string;
+  record: () => Promise<RecordedCall[]>;
+  /** Calls the run must have made, so that "nothing unused" means something. */
+  exercised: string[];
+}
+
+/** A service account's checks against the calls its workload made: none denied, no grant unused, no wildcard. */
+function checkAccount({ deployment: name, record, exercised }: Account, more?: (calls: () => RecordedCall[]) => void): void {
+  describe(`the ${name} service account`, () => {
+    let calls: RecordedCall[];
+    let grants: Grant[];
+    beforeAll(async () => {
+      calls = await record();
+      grants = grantsOf(manifests(), name);
+    }, 30_000);
+
+    it('the full run exercised what it is meant to', () => {
+      const made = new Set(calls.map(callKey));
+      for (const v of exercised) expect(made.has(v), v).toBe(true);
+    });
+
+    it('allows every call the code made', () => {
+      const denied = [...new Set(calls.filter((c) => !grants.some((g) => allows(g, c))).map(describeCall))];
+      expect(denied).toEqual([]);
+    });
+
+    it('grants nothing the code does not use', () => {
+      const unused = grants.filter((g) => !calls.some((c) => allows(g, c)))
+        .map((g) => `${g.from}: ${g.verb} ${g.group || 'core'}/${g.resource}${g.resourceName ? ` "${g.resourceName}"` : ''}`);
+      expect(unused).toEqual([]);
+    });
+
+    it('uses no wildcards', () => {
+      expect(grants.filter((g) => [g.group, g.resource, g.verb].includes('*'))).toEqual([]);
+    });
+
+    more?.(() => calls);
+  });
+}
+
+describe('RBAC in deploy/ against the API calls the code makes', () => {
+  checkAccount({
+    deployment: 'kpa', record: recordKpaRun,
+    exercised: ['list deployments', 'watch deployments', 'watch pods', 'watch configmaps', 'patch deployments/scale', 'create leases', 'update leases'],
   });
 
-  it('allows every call the code made', () => {
-    const denied = [...new Set(calls.filter((c) => !grants.some((g) => allows(g, c))).map(describeCall))];
-    expect(denied).toEqual([]);
-  });
-
-  it('grants nothing the code does not use', () => {
-    const unused = grants.filter((g) => !calls.some((c) => allows(g, c)))
-      .map((g) => `${g.from}: ${g.verb} ${g.group || 'core'}/${g.resource}${g.resourceName ? ` "${g.resourceName}"` : ''}`);
-    expect(unused).toEqual([]);
-  });
-
-  it('uses no wildcards', () => {
-    expect(grants.filter((g) => [g.group, g.resource, g.verb].includes('*'))).toEqual([]);
+  checkAccount({
+    deployment: 'kpa-activator', record: recordActivatorRun,
+    exercised: ['list deployments', 'watch deployments', 'list services', 'watch services', 'list endpointslices', 'watch endpointslices'],
+  }, (calls) => {
+    it('the activator only reads: list and watch of Deployments, Services and EndpointSlices, cluster-wide or per watched namespace', () => {
+      const made = [...new Set(calls().map(describeCall))].sort();
+      const expected = ['apps/deployments', 'core/services', 'discovery.k8s.io/endpointslices'].flatMap((resource) => ['list', 'watch'].flatMap((verb) =>
+        ['all namespaces', 'apps', 'team-b'].map((ns) => `${verb} ${resource} in ${ns}`))).sort();
+      expect(made).toEqual(expected);
+    });
   });
 });
