@@ -42,6 +42,15 @@ function slice(appPort: number, ready: boolean): StoredObject {
   };
 }
 
+/** `until` for async conditions. */
+async function eventually(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 interface Chain {
   api: FakeApiServer;
   clock: ManualClock;
@@ -88,22 +97,13 @@ async function chain(annotations: Record<string, string> = {}): Promise<Chain> {
       clock.advance(1);
       const before = await received();
       activator.reporter.report();
-      await until(async () => (await received()) > before);
+      await eventually(async () => (await received()) > before);
       if (clock.now() % 2 === 0) live.tick();
       await new Promise((r) => setTimeout(r, 20)); // patches and watch events land
       syncPods(api, 'hello');
       api.put('endpointslices', slice(app.port, replicasOf(api, 'hello') > 0));
     },
   };
-}
-
-/** `until` for async conditions. */
-async function eventually(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('kpa activator and kpa in Kubernetes mode, against the API test server', () => {
