@@ -1,6 +1,8 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { DeploymentAnnotationError, isOptedIn, metricsPort, readyPodTargets, selectorMatches, settingsFor } from '../../src/k8s/deploymentTarget.js';
+import {
+  activatorRoute, DeploymentAnnotationError, isOptedIn, metricsPort, metricsSource, readyPodTargets, selectorMatches, settingsFor,
+} from '../../src/k8s/deploymentTarget.js';
 
 const dep = (annotations: Record<string, string>): V1Deployment => ({
   metadata: { name: 'web', namespace: 'ns', annotations },
@@ -53,5 +55,40 @@ describe('Deployment targets', () => {
     [{ matchExpressions: [{ key: 'a', operator: 'DoesNotExist' }] }, {}, true],
   ])('selector %j on %j → %s', (selector, labels, want) => {
     expect(selectorMatches(selector, labels)).toBe(want);
+  });
+
+  it.each([
+    [{}, null],
+    [{ 'kpa.dev/hosts': 'web.example.com' }, { hosts: ['web.example.com'], pathPrefix: '/', service: { name: 'web', port: 80 }, containerConcurrency: 0 }],
+    [{ 'kpa.dev/hosts': ' Web.Example.com , api.example.com,', 'kpa.dev/service': 'web-svc:8080', 'kpa.dev/path-prefix': '/v1', 'kpa.dev/container-concurrency': '4' },
+      { hosts: ['web.example.com', 'api.example.com'], pathPrefix: '/v1', service: { name: 'web-svc', port: 8080 }, containerConcurrency: 4 }],
+    [{ 'kpa.dev/hosts': 'web.example.com', 'kpa.dev/service': 'web-svc' }, { hosts: ['web.example.com'], pathPrefix: '/', service: { name: 'web-svc', port: 80 }, containerConcurrency: 0 }],
+  ])('the activator route of %j is %j', (annotations, route) => {
+    expect(activatorRoute(dep(annotations))).toEqual(route);
+  });
+
+  it.each([
+    [{ 'kpa.dev/hosts': '' }, 'kpa.dev/hosts: lists no host'],
+    [{ 'kpa.dev/hosts': 'https://web.example.com' }, 'kpa.dev/hosts: "https://web.example.com" is not a host name'],
+    [{ 'kpa.dev/hosts': 'web.example.com:8080' }, 'is not a host name'],
+    [{ 'kpa.dev/hosts': 'a.example.com', 'kpa.dev/path-prefix': 'v1' }, 'kpa.dev/path-prefix: must start with "/"'],
+    [{ 'kpa.dev/hosts': 'a.example.com', 'kpa.dev/service': 'web:99999' }, 'kpa.dev/service: must be NAME:PORT'],
+    [{ 'kpa.dev/hosts': 'a.example.com', 'kpa.dev/service': 'Web_Svc:80' }, 'kpa.dev/service: must be NAME:PORT'],
+    [{ 'kpa.dev/hosts': 'a.example.com', 'kpa.dev/container-concurrency': '1.5' }, 'kpa.dev/container-concurrency: must be a whole number'],
+  ])('rejects the route %j naming the key', (annotations, message) => {
+    expect(() => activatorRoute(dep(annotations))).toThrow(message);
+  });
+
+  it.each([
+    [{}, 'queue-proxy'],
+    [{ 'kpa.dev/hosts': 'web.example.com' }, 'activator'],
+    [{ 'kpa.dev/hosts': 'web.example.com', 'kpa.dev/metrics-source': 'queue-proxy' }, 'queue-proxy'],
+    [{ 'kpa.dev/metrics-source': 'activator' }, 'activator'],
+  ])('the metrics source of %j is %s', (annotations, source) => {
+    expect(metricsSource(dep(annotations))).toBe(source);
+  });
+
+  it('rejects an unknown metrics source naming the key', () => {
+    expect(() => metricsSource(dep({ 'kpa.dev/metrics-source': 'prometheus' }))).toThrow('kpa.dev/metrics-source: must be "activator" or "queue-proxy"');
   });
 });

@@ -47,6 +47,18 @@ afterEach(async () => {
 });
 
 describe('live service over real sockets', () => {
+  it('never scrapes the pods of a revision whose load kpa activator reports, and says so in the API', async () => {
+    qp.set('p', stat(50));
+    const pods = [{ name: 'p', url: qp.url('p'), startedAt: 0 }];
+    live.service.upsertRevision({ namespace: 'default', name: 'scraped' }, { config: CONFIG }, pods);
+    live.service.upsertRevision({ namespace: 'default', name: 'fronted' }, { config: CONFIG }, pods, 'activator');
+    for (let i = 0; i < 4; i++) await second();
+    expect(qp.hits.get('p')).toBe(4); // the scraped revision's four scrapes, none for the fronted one
+    const { body } = await get<{ revisions: { name: string; metricsSource: string; podCount: number }[] }>('/api/revisions');
+    expect(body.revisions.map((r) => [r.name, r.metricsSource, r.podCount])).toEqual([['scraped', 'queue-proxy', 1], ['fronted', 'activator', 1]]);
+    expect(live.service.snapshot({ namespace: 'default', name: 'fronted' })!.latest!.result.valid).toBe(false);
+  });
+
   it('scrapes protobuf and text pods, takes activator stats, and serves decisions and metrics', async () => {
     const { service } = live;
     service.upsertRevision({ namespace: 'default', name: 'proto' }, { config: CONFIG, containerConcurrency: 10 });

@@ -20,4 +20,10 @@ describe('parseTargetsFile', () => {
   it('rejects a revision listed twice', () => {
     expect(() => parseTargetsFile('revisions:\n  - {namespace: a, name: b}\n  - {namespace: a, name: b}\n')).toThrow(/revisions\[1\]\.name: revision a\/b is listed twice/);
   });
+
+  it('takes the metrics source of a revision fronted by kpa activator, and names a bad one', () => {
+    const [qp, act] = parseTargetsFile('revisions:\n  - {namespace: a, name: b}\n  - {namespace: a, name: c, metricsSource: activator, pods: []}\n');
+    expect([qp.metricsSource, act.metricsSource]).toEqual(['queue-proxy', 'activator']);
+    expect(() => parseTargetsFile('revisions:\n  - {namespace: a, name: b, metricsSource: scraper}\n')).toThrow(/revisions\[0\]\.metricsSource: must be queue-proxy or activator/);
+  });
 });
