@@ -15,9 +15,9 @@ export const RUN_USAGE = `kpa run [--targets FILE | --embedded [SCENARIO]] [--re
         [--namespaces a,b] [--class VALUE] [--dry-run]
   Runs the autoscaler service, with its dashboard at / on the HTTP port.
   With --embedded, or when there is no Kubernetes config and no --targets, it
-  also starts a demo cluster on 127.0.0.1 (simulated pods serving queue-proxy
-  metrics, an activator on the stats websocket, a load generator; SCENARIO
-  replaces the built-in demo). In a pod (in-cluster config) or with KUBECONFIG
+  also starts a demo cluster on 127.0.0.1 (demo app pods with cold starts and
+  a concurrency limit, kpa activator in front of them, a load generator;
+  SCENARIO replaces the built-in demo). In a pod (in-cluster config) or with KUBECONFIG
   set, it autoscales Deployments annotated autoscaling.knative.dev/class: kpa.dev
   (--class) in all namespaces or --namespaces, with leader election; --dry-run
   reports what it would apply without patching. With --targets, a static list of revisions and
@@ -109,12 +109,22 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
       throw err;
     }
     const host = values.host && values.host !== '0.0.0.0' ? values.host : '127.0.0.1';
+    // The demo's pods and its activator always listen on 127.0.0.1, whatever --host says.
+    const { cluster } = run;
+    const routes = cluster.routes();
+    const viaActivator = routes.filter((r) => r.path === 'activator');
+    const direct = routes.filter((r) => r.path === 'direct');
     ctx.stdout.write([
       'kpa is running with an embedded demo cluster (no Kubernetes needed):',
       `  dashboard  http://${host}:${run.live.httpPort}/`,
       `  metrics    http://${host}:${run.live.httpPort}/metrics`,
       `  API        http://${host}:${run.live.httpPort}/api/revisions`,
       `  activator stats websocket: ws://${host}:${run.live.statsPort}/`,
+      ...(cluster.activatorPort === null ? [] : [
+        `  kpa activator  http://127.0.0.1:${cluster.activatorPort}/ (its /metrics: http://127.0.0.1:${cluster.activatorAdminPort}/metrics), in front of ${viaActivator.map((r) => r.name).join(', ')}:`,
+        ...viaActivator.map((r) => `    curl -H 'Host: ${r.host}' http://127.0.0.1:${cluster.activatorPort}/`),
+      ]),
+      ...(direct.length === 0 ? [] : [`  ${direct.map((r) => r.name).join(', ')}: requests go straight to the pods, whose queue-proxy stats kpa scrapes`]),
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'));

@@ -1,6 +1,6 @@
 import { systemClock } from '../clock.js';
 import { EmbeddedCluster } from '../embedded/embeddedCluster.js';
-import { DEMO_SCENARIO } from '../embedded/demoScenario.js';
+import { DEMO_DIRECT_REVISIONS, DEMO_SCENARIO } from '../embedded/demoScenario.js';
 import type { Logger } from '../log.js';
 import type { Recorder } from '../recording/recorder.js';
 import { type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
@@ -26,14 +26,26 @@ export function embeddedScenario(file?: string): Scenario {
   return file ? loadScenario(file) : parseScenario(DEMO_SCENARIO, 'embedded-demo.yaml');
 }
 
-/** `npm start`: the real service plus the embedded demo cluster on 127.0.0.1. */
+/**
+ * `npm start`: the real service plus the embedded demo cluster on
+ * 127.0.0.1. In the built-in demo one revision is scraped (Knative's
+ * queue-proxy way) and the others go through kpa activator; a scenario
+ * file's revisions all go through the activator.
+ */
 export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<EmbeddedRun> {
   const scenario = embeddedScenario(o.scenarioFile);
   const live = await startLiveAutoscaler({ logger: o.logger, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder });
   const statsHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
-  const cluster = await EmbeddedCluster.start({
-    scenario, service: live.service, statsUrl: `ws://${statsHost}:${live.statsPort}`, clock: systemClock, logger: o.logger.child({ component: 'embedded' }),
-  });
+  let cluster: EmbeddedCluster;
+  try {
+    cluster = await EmbeddedCluster.start({
+      scenario, directRevisions: o.scenarioFile ? undefined : DEMO_DIRECT_REVISIONS,
+      service: live.service, statsUrl: `ws://${statsHost}:${live.statsPort}`, clock: systemClock, logger: o.logger,
+    });
+  } catch (err) {
+    await live.close();
+    throw err;
+  }
   return {
     live, cluster,
     async close() {

@@ -1,139 +1,231 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type RunningActivator, startActivator } from '../activator/activator.js';
+import type { StaticTarget } from '../activator/routesFile.js';
+import { StaticRoutes } from '../activator/staticRoutes.js';
 import type { Clock } from '../clock.js';
-import { resolveRevision } from '../config/revisionConfig.js';
 import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
-import { emptyStat, type Stat } from '../metrics/stat.js';
-import { StatClient } from '../metrics/statClient.js';
 import { encodeStat } from '../metrics/wireStats.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
-import { ScalingDriver } from '../service/scalingDriver.js';
+import { canComeBackFromZero, ScalingDriver } from '../service/scalingDriver.js';
 import { Random } from '../sim/random.js';
 import type { Scenario } from '../sim/scenario.js';
-import { ServingModel } from '../sim/servingModel.js';
+import { arrivals } from '../sim/workload.js';
+import { DEMO_HOST, DemoDeployment } from './demoDeployment.js';
+import { type DemoRevisionPlan, planRevisions } from './demoLayout.js';
+import { LoadGenerator, type LoadStream, type TrafficCounts } from './loadGenerator.js';
+import { reservePorts } from './ports.js';
 
 export interface EmbeddedClusterOptions {
   scenario: Scenario;
+  /** Revisions reached without the activator and scraped (queue-proxy's way); the rest go through kpa activator. */
+  directRevisions?: ReadonlySet<string>;
   service: AutoscalerService;
-  /** The service's stat server, where the simulated activator reports. */
+  /** The service's stat server, where kpa activator reports. */
   statsUrl: string;
   clock: Clock;
   logger: Logger;
 }
 
-interface DemoRevision {
-  key: RevisionKey;
-  model: ServingModel;
-  /** The last second's stat of each ready pod, as its queue-proxy serves it. */
-  podStats: Map<string, Stat>;
+/** A revision of the demo as the banner and tests see it. */
+export interface DemoRoute {
+  name: string;
+  /** The Host header that reaches it through the activator. */
+  host: string;
+  path: DemoRevisionPlan['path'];
 }
 
+/** How often a summary of the demo's traffic is logged. */
+const SUMMARY_EVERY_MS = 30_000;
+/** How long in-flight requests through the activator may take to finish when the demo stops (Ctrl-C must stop kpa within 5 s). */
+const ACTIVATOR_DRAIN_MS = 1000;
+
 /**
- * A demo cluster on 127.0.0.1 for `npm start`: the simulator's serving model
- * (pods with cold starts and a concurrency limit, an activator buffering at
- * zero, Poisson load) run in real time. Each pod serves queue-proxy's
- * protobuf stat over HTTP for the service to scrape; the activator sends its
- * stats over the service's real websocket; the service's decisions come back
- * through the same Actuator port Kubernetes mode uses.
+ * A demo cluster on 127.0.0.1 for `npm start`, on the real request path:
+ * each revision's pods are HTTP servers with cold starts, a concurrency
+ * limit and graceful termination, on ports reserved per revision; kpa
+ * activator (in process) routes by Host to them, holds requests while a
+ * revision has no ready pod and reports its load over the service's real
+ * websocket; a revision without the activator gets its requests straight
+ * on its pods and serves queue-proxy's stats for the service to scrape; a
+ * load generator sends Poisson traffic as real HTTP requests. The
+ * service's decisions come back through the Actuator port Kubernetes mode
+ * uses.
  */
 export class EmbeddedCluster {
-  private readonly revisions = new Map<string, DemoRevision>();
-  private readonly startedAt: number;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly deployments = new Map<string, DemoDeployment>();
+  private readonly timers: NodeJS.Timeout[] = [];
   private driver: ScalingDriver | null = null;
+  private activator: RunningActivator | null = null;
+  private load: LoadGenerator | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly log: Logger;
 
-  private constructor(private readonly o: EmbeddedClusterOptions, private readonly http: Server, private readonly activator: StatClient) {
-    this.startedAt = o.clock.now();
+  private constructor(private readonly o: EmbeddedClusterOptions, private readonly metricsServer: Server) {
+    this.log = o.logger.child({ component: 'embedded' });
   }
 
   static async start(o: EmbeddedClusterOptions): Promise<EmbeddedCluster> {
     let self: EmbeddedCluster | undefined;
-    const http = createServer((req, res) => {
-      const [, revision, pod] = (req.url ?? '').split('/');
-      const stat = self?.revisions.get(decodeURIComponent(revision ?? ''))?.podStats.get(decodeURIComponent(pod ?? ''));
+    // queue-proxy's metrics for the scraped revisions' pods: /<namespace%2Fname>/<pod>/metrics.
+    const metricsServer = createServer((req, res) => {
+      const [, revision, pod, rest] = (req.url ?? '').split('?')[0].split('/');
+      const stat = rest === 'metrics' ? self?.deployments.get(decodeURIComponent(revision ?? ''))?.pod(decodeURIComponent(pod ?? ''))?.queueProxyStat() : null;
       if (!stat) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': 'application/protobuf' }).end(encodeStat(stat));
     });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const activator = await StatClient.connect(o.statsUrl);
-    self = new EmbeddedCluster(o, http, activator);
-    self.deploy();
+    await new Promise<void>((resolve) => metricsServer.listen(0, DEMO_HOST, resolve));
+    self = new EmbeddedCluster(o, metricsServer);
+    try {
+      await self.deploy();
+    } catch (err) {
+      await self.close();
+      throw err;
+    }
     return self;
   }
 
   get metricsPort(): number {
-    return (this.http.address() as AddressInfo).port;
+    return (this.metricsServer.address() as AddressInfo).port;
   }
 
-  private elapsed(): number {
-    return this.o.clock.now() - this.startedAt;
+  /** kpa activator's proxy port (null when no revision goes through it). */
+  get activatorPort(): number | null {
+    return this.activator?.port ?? null;
   }
 
-  private deploy(): void {
-    const { scenario, service } = this.o;
+  /** kpa activator's /healthz, /readyz and /metrics. */
+  get activatorAdminPort(): number | null {
+    return this.activator?.adminPort ?? null;
+  }
+
+  routes(): DemoRoute[] {
+    return [...this.deployments.values()].map((d) => ({ name: d.plan.key.name, host: d.plan.host, path: d.plan.path }));
+  }
+
+  private async deploy(): Promise<void> {
+    const { scenario, service, clock } = this.o;
+    const plans = planRevisions(scenario, this.o.directRevisions);
+    const ports = await reservePorts(plans.reduce((n, p) => n + p.slots, 0), DEMO_HOST);
+    const seed = new Random(scenario.seed);
+    const arrivalRngs: Random[] = [];
+    let offset = 0;
+    plans.forEach((plan, i) => {
+      const podRng = seed.fork(2 * i + 1);
+      arrivalRngs.push(seed.fork(2 * i));
+      const deployment = new DemoDeployment({
+        plan, ports: ports.slice(offset, offset + plan.slots), rng: podRng, clock, logger: this.log,
+        onChange: (d) => this.readyChanged(d),
+      });
+      offset += plan.slots;
+      this.deployments.set(keyString(plan.key), deployment);
+    });
+
     this.driver = new ScalingDriver({
-      service, clock: this.o.clock, logger: this.o.logger,
+      service, clock, logger: this.log,
       actuator: {
-        currentReplicas: (key) => this.revisions.get(keyString(key))?.model.targetReplicas ?? 0,
-        apply: (key, replicas) => this.revisions.get(keyString(key))?.model.setReplicas(replicas, this.elapsed()),
-        activatorInPath: () => true, // the demo's activator buffers for every revision
+        currentReplicas: (key) => this.deployment(key)?.replicas ?? 0,
+        apply: (key, replicas) => this.deployment(key)?.scale(replicas),
+        // A revision behind kpa activator may go to zero while it reports; a scraped one has nothing to bring it back.
+        activatorInPath: (key) => canComeBackFromZero(service, key, false),
       },
     });
-    const seed = new Random(scenario.seed);
-    scenario.revisions.forEach((revision, i) => {
-      const key = { namespace: revision.namespace, name: revision.name };
-      const resolved = resolveRevision(revision.settings);
-      service.upsertRevision(key, revision.settings);
-      this.driver!.track(key, resolved);
-      const model = new ServingModel(revision, seed.fork(2 * i + 1), seed.fork(2 * i), (ready) => {
-        const autoscaler = service.scalers.get(key);
-        return ready === 0 || (autoscaler?.excessBurstCapacity ?? -1) < 0;
-      }, Infinity, resolved.decider.initialScale);
-      this.revisions.set(keyString(key), { key, model, podStats: new Map() });
-    });
-    // Tell the service the activator is in the path for every revision, as Knative's is.
-    void this.activator.send([...this.revisions.values()].map((r) => ({ key: r.key, stat: emptyStat('activator') })));
-    this.timers.push(setInterval(() => {
-      const t = this.elapsed();
-      for (const r of this.revisions.values()) r.model.runUntil(t);
-    }, 20));
+    // Revisions first, so the activator's first reports find them; each starts at its initial scale, already running.
+    for (const d of this.deployments.values()) {
+      const resolved = service.upsertRevision(d.plan.key, d.plan.revision.settings, [], d.plan.path === 'activator' ? 'activator' : 'queue-proxy');
+      this.driver.track(d.plan.key, resolved);
+      await d.start(resolved.decider.initialScale);
+    }
+
+    const targets: StaticTarget[] = [...this.deployments.values()].filter((d) => d.plan.path === 'activator').map((d) => ({
+      key: d.plan.key, hosts: [d.plan.host], pathPrefix: '/', containerConcurrency: d.plan.revision.settings.containerConcurrency ?? 0,
+      endpoints: d.ports.map((port) => ({ host: DEMO_HOST, port })),
+    }));
+    if (targets.length > 0) {
+      const held = plans.filter((p) => p.path === 'activator').map((p) => p.revision.activatorTimeout);
+      this.activator = await startActivator({
+        routes: (updates) => new StaticRoutes(targets, updates),
+        statsUrl: this.o.statsUrl, podName: 'activator-demo', host: DEMO_HOST, port: 0, adminPort: 0,
+        holdTimeoutMs: Math.min(...held) * 1000,
+        logger: this.o.logger.child({ component: 'activator' }),
+      });
+    }
+
+    const activatorPort = this.activator?.port ?? 0;
+    const streams: LoadStream[] = [...this.deployments.values()].map((d, i) => ({
+      key: d.plan.key,
+      arrivals: arrivals(d.plan.revision.workload, scenario.duration, arrivalRngs[i]),
+      route: d.plan.path === 'activator'
+        ? () => ({ port: activatorPort, host: d.plan.host })
+        : () => {
+          const pod = d.pick();
+          return pod ? { port: pod.port, host: d.plan.host } : null;
+        },
+    }));
+    this.load = new LoadGenerator(streams, { clock });
+    this.load.start();
     this.timers.push(setInterval(() => this.second(), 1000));
+    this.timers.push(setInterval(() => this.summary(), SUMMARY_EVERY_MS));
   }
 
-  /** Each second: the pods' and the activator's stats for the second just ended. */
+  private deployment(key: RevisionKey): DemoDeployment | undefined {
+    return this.deployments.get(keyString(key));
+  }
+
+  /** A pod started or stopped listening: the service's ready pods follow at once. */
+  private readyChanged(d: DemoDeployment): void {
+    const { service } = this.o;
+    const ready = d.readyPods();
+    if (d.plan.path === 'activator') return service.setReadyCount(d.plan.key, ready.length);
+    const revision = encodeURIComponent(keyString(d.plan.key));
+    service.setPods(d.plan.key, ready.map((pod) => ({
+      name: pod.name,
+      url: `http://${DEMO_HOST}:${this.metricsPort}/${revision}/${encodeURIComponent(pod.name)}/metrics`,
+      startedAt: pod.readyAt,
+    })));
+  }
+
+  /** Each second: the scraped pods' queue-proxy stats for the second just ended. */
   private second(): void {
-    const t = this.elapsed();
-    const activatorStats = [];
-    for (const r of this.revisions.values()) {
-      const second = r.model.closeSecond(t);
-      r.podStats = new Map(second.readyPods.map((pod, i) => [pod.name, second.podStats[i]]));
-      this.o.service.setPods(r.key, second.readyPods.map((pod) => ({
-        name: pod.name,
-        url: `http://127.0.0.1:${this.metricsPort}/${encodeURIComponent(keyString(r.key))}/${encodeURIComponent(pod.name)}/metrics`,
-        startedAt: this.startedAt + pod.startedAt,
-      })));
-      const a = second.activatorStat;
-      if (a.requestCount > 0 || a.averageConcurrentRequests > 0) activatorStats.push({ key: r.key, stat: a });
+    const now = this.o.clock.now();
+    for (const d of this.deployments.values()) {
+      // A terminating pod's queue-proxy keeps reporting until the pod is gone, as it still serves requests.
+      if (d.plan.path === 'direct') for (const pod of d.servingPods()) pod.closeSecond(now);
     }
-    if (activatorStats.length > 0 && this.activator.open) {
-      this.activator.send(activatorStats).catch((err: Error) => this.o.logger.warn({ err: err.message }, 'demo activator could not send stats'));
-    }
+  }
+
+  private summary(): void {
+    const revisions = [...this.deployments.values()].map((d) => ({
+      name: d.plan.key.name, replicas: d.replicas, ready: d.readyPods().length, ...this.load?.counts(d.plan.key),
+    }));
+    this.log.info({ revisions }, 'demo traffic so far');
+  }
+
+  /** What each revision's clients saw so far. */
+  trafficCounts(key: RevisionKey): TrafficCounts | undefined {
+    return this.load?.counts(key);
   }
 
   /** Summary for the log line and tests. */
   snapshot(): { name: string; replicas: number; ready: number; requests: number; coldStarts: number }[] {
-    return [...this.revisions.values()].map((r) => ({
-      name: r.key.name, replicas: r.model.targetReplicas, ready: r.model.readyCount(), requests: r.model.total, coldStarts: r.model.coldStarts,
-    }));
+    return [...this.deployments.values()].map((d) => {
+      const c = this.load?.counts(d.plan.key);
+      return { name: d.plan.key.name, replicas: d.replicas, ready: d.readyPods().length, requests: c?.requests ?? 0, coldStarts: c?.coldStarts ?? 0 };
+    });
   }
 
-  async close(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
-    this.driver?.stop();
-    await this.activator.close();
-    this.http.closeAllConnections();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  /** Stops the clients first, so the activator and the pods have nothing left to finish, then everything else. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      this.driver?.stop();
+      this.load?.close();
+      await this.activator?.close(ACTIVATOR_DRAIN_MS);
+      await Promise.all([...this.deployments.values()].map((d) => d.close()));
+      this.metricsServer.closeAllConnections();
+      await new Promise<void>((resolve) => this.metricsServer.close(() => resolve()));
+    })();
+    return this.closing;
   }
 }
-

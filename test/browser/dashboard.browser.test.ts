@@ -45,6 +45,9 @@ describe('dashboard in headless Chromium', () => {
       const points = await page.$$eval('.card', (cards) => cards.map((c) => Number((c as HTMLElement).dataset.points)));
       expect(points.every((n) => n >= 4)).toBe(true);
       expect(await page.$$eval('.log div', (lines) => lines.length)).toBeGreaterThan(0);
+      // Each card says where its load is measured.
+      const sources = await page.$$eval('.card', (cards) => cards.map((c) => [(c as HTMLElement).dataset.revision, c.querySelector('.badge.source')?.textContent]));
+      expect(sources).toEqual([['default/flash-crowd', 'load from kpa activator'], ['default/diurnal', 'load from queue-proxy'], ['default/idle-burst', 'load from kpa activator']]);
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(existsSync(SCREENSHOT)).toBe(true);
 

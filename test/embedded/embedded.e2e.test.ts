@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { spawnKpa } from '../helpers/cliHarness.js';
+import { send } from '../helpers/activatorHarness.js';
 import { until } from '../helpers/wait.js';
 
 interface Revision {
   name: string;
+  metricsSource: string;
   readyPods: number;
   latest: { valid: boolean; panic?: boolean } | null;
   scale: { state: string; wantReplicas: number } | null;
@@ -21,6 +23,15 @@ describe('kpa run with the embedded demo (what npm start runs)', () => {
       };
       let state = await revisions();
       expect([...state.keys()].sort()).toEqual(['diurnal', 'flash-crowd', 'idle-burst']);
+      // Two revisions behind kpa activator (their load is its report), one scraped as a Knative revision is.
+      expect([...state.values()].map((r) => [r.name, r.metricsSource]).sort()).toEqual([['diurnal', 'queue-proxy'], ['flash-crowd', 'activator'], ['idle-burst', 'activator']]);
+      const banner = await until(() => /kpa activator +http:\/\/127\.0\.0\.1:(\d+)\/ \(its \/metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics\)/.test(kpa.stdout()), 5000).then(() => kpa.stdout());
+      const [, proxyPort, adminPort] = /kpa activator +http:\/\/127\.0\.0\.1:(\d+)\/ \(its \/metrics: http:\/\/127\.0\.0\.1:(\d+)/.exec(banner)!;
+      // A user's own request goes through the real activator to a real demo pod.
+      // (fetch() may not set Host: a plain node:http request, as curl -H 'Host: …' would.)
+      const mine = await send(Number(proxyPort), 'flash-crowd.demo.localhost');
+      expect(mine.status).toBe(200);
+      expect(mine.body).toMatch(/^hello from flash-crowd-\d+/);
       const poll = async (cond: (s: Map<string, Revision>) => boolean, ms: number): Promise<void> => {
         const end = Date.now() + ms;
         for (;;) {
@@ -43,6 +54,11 @@ describe('kpa run with the embedded demo (what npm start runs)', () => {
       const back = states.lastIndexOf('activating');
       expect(back).toBeGreaterThan(states.indexOf('inactive'));
       expect(idle.history[back].scale!.wantReplicas).toBeGreaterThan(0);
+      // The activator answered the demo's real requests for both revisions it fronts.
+      const activatorMetrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      for (const name of ['flash-crowd', 'idle-burst']) {
+        expect(activatorMetrics).toMatch(new RegExp(`kpa_activator_requests_total\\{namespace="default",name="${name}",code="200"\\} [1-9]`));
+      }
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/kpa_stats_received_total\{source="activator"\} [1-9]/);
       expect(metrics).toMatch(/kpa_stats_received_total\{source="scraper"\} [1-9]/);

@@ -23,6 +23,7 @@ export interface KpaProcess {
   child: import('node:child_process').ChildProcessWithoutNullStreams;
   port: number;
   stderr(): string;
+  stdout(): string;
   /** Sends the signal and resolves with the exit code and how long it took. */
   stop(signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
   /** Cleanup for `finally`: SIGKILL if it is still running. */
@@ -33,6 +34,8 @@ export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env, stdio: 'pipe' });
   let stderr = '';
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -52,7 +55,7 @@ export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.
     });
   });
   return {
-    child, port, stderr: () => stderr,
+    child, port, stderr: () => stderr, stdout: () => stdout,
     async stop(signal) {
       const started = Date.now();
       const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
