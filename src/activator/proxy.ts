@@ -228,54 +228,65 @@ function respond(res: ServerResponse, status: number, body: string, headers: Rec
 }
 
 /**
- * One proxied request, from arrival to its response's end: holding, the
- * upstream attempt(s), streaming. It is its own undici handler, so a request
- * costs one object rather than a bundle of closures.
+ * What every request through the activator does before it has an
+ * endpoint: take a free slot, or wait for one in its target's queue (up to
+ * the queue limit and the hold timeout), and after a failed attempt try
+ * again, ahead of later arrivals, elsewhere if it can.
  */
-class Exchange implements Dispatcher.DispatchHandlers {
-  private endpoint: Endpoint | null = null;
+abstract class HeldRequest {
+  protected endpoint: Endpoint | null = null;
+  protected attempts = 0;
+  private tried: Set<Endpoint> | null = null;
   private waiter: Waiter | null = null;
   private holdTimer: NodeJS.Timeout | null = null;
-  private abortUpstream: ((err?: Error) => void) | null = null;
-  private resume: (() => void) | null = null;
-  private tried: Set<Endpoint> | null = null;
-  private attempts = 0;
-  private clientGone = false;
-  private readonly withBody: boolean;
-  private readonly arrivedAt: number;
+  protected readonly arrivedAt: number;
 
-  constructor(private readonly proxy: ActivatorProxy, private readonly target: Target, private readonly req: IncomingMessage, private readonly res: ServerResponse) {
-    this.withBody = hasBody(req);
+  constructor(protected readonly proxy: ActivatorProxy, protected readonly target: Target) {
     this.arrivedAt = proxy.o.clock.now();
   }
 
-  start(): void {
-    this.proxy.begin(this.target);
-    this.res.once('close', () => this.closed());
-    this.acquireOrHold(false);
-  }
+  /** Sends the request to the endpoint whose slot it holds. */
+  protected abstract forward(endpoint: Endpoint): void;
+  /** Answers without an upstream (503, 504, 502); `retryAfter` seconds go in a Retry-After header. */
+  protected abstract refuse(status: number, body: string, retryAfter?: number): void;
 
-  private acquireOrHold(front: boolean): void {
+  protected acquireOrHold(front: boolean): void {
     const endpoint = this.target.acquire(this.tried ?? undefined);
     if (endpoint) return this.forward(endpoint);
-    const waiter = new Waiter((e) => this.granted(e), (status, message) => this.refused(status, message), this.proxy.o.clock.now());
+    const waiter = new Waiter((e) => {
+      this.stopHolding();
+      this.forward(e);
+    }, (status, message) => {
+      this.stopHolding();
+      this.refuse(status, message);
+    }, this.proxy.o.clock.now());
     if (!this.target.hold(waiter, front)) {
-      return this.answer(503, `${keyString(this.target.key)} has ${this.target.held} requests waiting already, the most it holds\n`,
-        { 'retry-after': String(this.proxy.o.retryAfterSeconds ?? 1) });
+      return this.refuse(503, `${keyString(this.target.key)} has ${this.target.held} requests waiting already, the most it holds\n`, this.proxy.o.retryAfterSeconds ?? 1);
     }
     this.waiter = waiter;
+    // A retry waits only what is left of the request's hold timeout.
     const waited = (this.proxy.o.clock.now() - this.arrivedAt) * 1000;
-    this.holdTimer = setTimeout(() => this.holdTimedOut(), Math.max(0, this.proxy.o.holdTimeoutMs - waited));
+    this.holdTimer = setTimeout(() => {
+      this.target.cancel(waiter);
+      this.stopHolding();
+      this.refuse(504, `no endpoint of ${keyString(this.target.key)} became available within ${this.proxy.o.holdTimeoutMs / 1000} s\n`);
+    }, Math.max(0, this.proxy.o.holdTimeoutMs - waited));
   }
 
-  private granted(endpoint: Endpoint): void {
-    this.stopHolding();
-    this.forward(endpoint);
+  /** After a failed attempt on `failed`: true when the request goes again (at the head of the queue). */
+  protected retry(failed: Endpoint): boolean {
+    if (this.attempts >= MAX_ATTEMPTS) return false;
+    (this.tried ??= new Set()).add(failed);
+    this.acquireOrHold(true);
+    return true;
   }
 
-  private refused(status: number, message: string): void {
-    this.stopHolding();
-    this.answer(status, message);
+  /** The client went away while the request waited: it leaves the queue. */
+  protected stopWaiting(): void {
+    if (this.waiter) this.target.cancel(this.waiter);
+    this.waiter = null;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
   }
 
   private stopHolding(): void {
@@ -284,16 +295,31 @@ class Exchange implements Dispatcher.DispatchHandlers {
     this.holdTimer = null;
     this.proxy.o.holdSeconds(this.target).observe(this.proxy.o.clock.now() - this.arrivedAt);
   }
+}
 
-  private holdTimedOut(): void {
-    this.holdTimer = null;
-    if (this.waiter) this.target.cancel(this.waiter);
-    this.waiter = null;
-    this.proxy.o.holdSeconds(this.target).observe(this.proxy.o.clock.now() - this.arrivedAt);
-    this.answer(504, `no endpoint of ${keyString(this.target.key)} became available within ${this.proxy.o.holdTimeoutMs / 1000} s\n`);
+/**
+ * One proxied request, from arrival to its response's end: holding, the
+ * upstream attempt(s), streaming. It is its own undici handler, so a request
+ * costs one object rather than a bundle of closures.
+ */
+class Exchange extends HeldRequest implements Dispatcher.DispatchHandlers {
+  private abortUpstream: ((err?: Error) => void) | null = null;
+  private resume: (() => void) | null = null;
+  private clientGone = false;
+  private readonly withBody: boolean;
+
+  constructor(proxy: ActivatorProxy, target: Target, private readonly req: IncomingMessage, private readonly res: ServerResponse) {
+    super(proxy, target);
+    this.withBody = hasBody(req);
   }
 
-  private forward(endpoint: Endpoint): void {
+  start(): void {
+    this.proxy.begin(this.target);
+    this.res.once('close', () => this.closed());
+    this.acquireOrHold(false);
+  }
+
+  protected forward(endpoint: Endpoint): void {
     this.endpoint = endpoint;
     this.attempts++;
     const req = this.req;
@@ -345,13 +371,10 @@ class Exchange implements Dispatcher.DispatchHandlers {
       return;
     }
     const retryable = failure === 'connect-refused' || failure === 'connect-timeout' || failure === 'reset';
-    if (retryable && endpoint && !this.withBody && IDEMPOTENT.has(this.req.method ?? '') && this.attempts < MAX_ATTEMPTS) {
-      (this.tried ??= new Set()).add(endpoint);
-      return this.acquireOrHold(true);
-    }
+    if (retryable && endpoint && !this.withBody && IDEMPOTENT.has(this.req.method ?? '') && this.retry(endpoint)) return;
     this.proxy.o.logger.debug({ target: keyString(this.target.key), endpoint: endpoint?.id, err: err.message, failure }, 'upstream request failed');
-    if (failure === 'timeout') return this.answer(504, `${keyString(this.target.key)} sent no response headers within ${this.proxy.o.upstreamTimeoutMs / 1000} s\n`);
-    this.answer(502, `the upstream request to ${keyString(this.target.key)} failed (${failure})\n`);
+    if (failure === 'timeout') return this.refuse(504, `${keyString(this.target.key)} sent no response headers within ${this.proxy.o.upstreamTimeoutMs / 1000} s\n`);
+    this.refuse(502, `the upstream request to ${keyString(this.target.key)} failed (${failure})\n`);
   }
 
   private releaseEndpoint(): void {
@@ -362,19 +385,18 @@ class Exchange implements Dispatcher.DispatchHandlers {
     this.target.release(e);
   }
 
-  private answer(status: number, body: string, headers?: Record<string, string>): void {
+  protected refuse(status: number, body: string, retryAfter?: number): void {
     this.target.countResponse(status);
-    respond(this.res, status, body, this.proxy.draining ? { ...headers, connection: 'close' } : headers);
+    const headers: Record<string, string> = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) };
+    if (this.proxy.draining) headers.connection = 'close';
+    respond(this.res, status, body, headers);
   }
 
   /** The response is done, or the client went away first: either way the request leaves the target's load. */
   private closed(): void {
     if (!this.res.writableFinished) {
       this.clientGone = true;
-      if (this.waiter) this.target.cancel(this.waiter);
-      this.waiter = null;
-      if (this.holdTimer) clearTimeout(this.holdTimer);
-      this.holdTimer = null;
+      this.stopWaiting();
       // A client abort reaches the upstream: its request is cancelled too (onError then releases the endpoint).
       const abort = this.abortUpstream;
       if (abort) abort(new Error('client went away'));
@@ -389,18 +411,14 @@ class Exchange implements Dispatcher.DispatchHandlers {
  * (101 or a refusal) reaches the client unchanged. The connection counts as
  * one request in flight for as long as it is open, as queue-proxy counts it.
  */
-class UpgradeExchange {
-  private endpoint: Endpoint | null = null;
-  private waiter: Waiter | null = null;
-  private holdTimer: NodeJS.Timeout | null = null;
+class UpgradeExchange extends HeldRequest {
   private upstream: Socket | null = null;
-  private tried: Set<Endpoint> | null = null;
-  private attempts = 0;
   private done = false;
   private connected = false;
 
-  constructor(private readonly proxy: ActivatorProxy, private readonly target: Target, private readonly req: IncomingMessage,
-    private readonly socket: Duplex, private readonly head: Buffer) {}
+  constructor(proxy: ActivatorProxy, target: Target, private readonly req: IncomingMessage, private readonly socket: Duplex, private readonly head: Buffer) {
+    super(proxy, target);
+  }
 
   start(): void {
     this.proxy.begin(this.target);
@@ -409,30 +427,7 @@ class UpgradeExchange {
     this.acquireOrHold(false);
   }
 
-  private acquireOrHold(front: boolean): void {
-    const endpoint = this.target.acquire(this.tried ?? undefined);
-    if (endpoint) return this.forward(endpoint);
-    const stopHolding = (): void => {
-      this.waiter = null;
-      if (this.holdTimer) clearTimeout(this.holdTimer);
-    };
-    const waiter = new Waiter((e) => {
-      stopHolding();
-      this.forward(e);
-    }, (status, message) => {
-      stopHolding();
-      this.refuse(status, message);
-    }, this.proxy.o.clock.now());
-    if (!this.target.hold(waiter, front)) return this.refuse(503, `${keyString(this.target.key)} holds the most requests it may\n`, 'retry-after: 1\r\n');
-    this.waiter = waiter;
-    this.holdTimer = setTimeout(() => {
-      this.target.cancel(waiter);
-      this.waiter = null;
-      this.refuse(504, `no endpoint of ${keyString(this.target.key)} became available within ${this.proxy.o.holdTimeoutMs / 1000} s\n`);
-    }, this.proxy.o.holdTimeoutMs);
-  }
-
-  private forward(endpoint: Endpoint): void {
+  protected forward(endpoint: Endpoint): void {
     if (this.done) return void this.target.release(endpoint);
     this.endpoint = endpoint;
     this.attempts++;
@@ -469,23 +464,20 @@ class UpgradeExchange {
     this.target.countUpstreamError(failure);
     if (this.connected) return void this.socket.destroy();
     if (failure === 'connect-refused' || failure === 'connect-timeout') this.proxy.o.onConnectFailure?.(this.target, endpoint);
-    if (this.attempts < MAX_ATTEMPTS && failure !== 'error') {
-      (this.tried ??= new Set()).add(endpoint);
-      return this.acquireOrHold(true);
-    }
+    // Nothing reached the upstream yet (the handshake is sent once connected): any failure may go again.
+    if (failure !== 'error' && this.retry(endpoint)) return;
     this.refuse(502, `the upstream connection to ${keyString(this.target.key)} failed (${failure})\n`);
   }
 
-  private refuse(status: number, body: string, extra = ''): void {
+  protected refuse(status: number, body: string, retryAfter?: number): void {
     this.target.countResponse(status);
-    endRaw(this.socket, rawResponse(status, body, extra));
+    endRaw(this.socket, rawResponse(status, body, retryAfter === undefined ? '' : `retry-after: ${retryAfter}\r\n`));
   }
 
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    if (this.waiter) this.target.cancel(this.waiter);
-    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.stopWaiting();
     this.upstream?.destroy();
     if (this.endpoint) {
       this.target.release(this.endpoint);

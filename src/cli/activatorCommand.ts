@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -10,7 +9,7 @@ import { parseRoutesFile, RoutesFileError } from '../activator/routesFile.js';
 import { StaticRoutes } from '../activator/staticRoutes.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { createLogger, type Logger } from '../log.js';
-import { type CommandContext, UsageError } from './usage.js';
+import { type CommandContext, readInputFile, UsageError } from './usage.js';
 
 export const ACTIVATOR_USAGE = `kpa activator [--routes FILE] [--stats-url ws://HOST:PORT/] [--port N] [--admin-port N] [--host ADDR]
         [--namespaces a,b] [--class VALUE] [--pod-name NAME] [--hold-timeout 300s] [--upstream-timeout 300s]
@@ -92,21 +91,7 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
   let routes: (updates: RouteUpdates) => RouteSource;
   if (values.routes !== undefined) {
     const file = values.routes;
-    let targets;
-    try {
-      targets = parseRoutesFile(readFileSync(file, 'utf8'));
-    } catch (err) {
-      if (err instanceof RoutesFileError) {
-        ctx.stderr.write(`kpa activator: ${file}: ${err.message}\n`);
-        return 2;
-      }
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
-        ctx.stderr.write(`kpa activator: cannot read ${file}: ${e.message}\n`);
-        return 2;
-      }
-      throw err;
-    }
+    const targets = readInputFile(file, parseRoutesFile, (err): err is RoutesFileError => err instanceof RoutesFileError);
     routes = (updates) => new StaticRoutes(targets, updates);
   } else {
     // The Kubernetes client is loaded only where it is used.

@@ -1,4 +1,4 @@
-import { type Command, type CommandContext, FileArgumentError, UsageError } from './usage.js';
+import { type Command, type CommandContext, FileArgumentError, InputFileError, UsageError } from './usage.js';
 
 interface CommandModule { run: Command; usage: string }
 
@@ -44,7 +44,7 @@ export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Pr
       io.stderr.write(`kpa ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
       return 2;
     }
-    if (err instanceof FileArgumentError) {
+    if (err instanceof FileArgumentError || err instanceof InputFileError) {
       io.stderr.write(`kpa ${name}: ${err.message}\n`);
       return 2;
     }

@@ -1,4 +1,4 @@
-import { readFileSync, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { closeOutput, openOutputFile } from './outputFiles.js';
 import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '../log.js';
@@ -9,7 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeConfig.js';
 import { startKubernetesRun } from './runKubernetes.js';
 import { startEmbeddedRun } from './runEmbedded.js';
 import { ScenarioError } from '../sim/scenario.js';
-import { type CommandContext, UsageError } from './usage.js';
+import { type CommandContext, readInputFile, UsageError } from './usage.js';
 
 export const RUN_USAGE = `kpa run [--targets FILE | --embedded [SCENARIO]] [--record FILE] [--http-port N] [--stats-port N] [--host ADDR]
         [--namespaces a,b] [--class VALUE] [--dry-run]
@@ -139,21 +139,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     });
     return serveUntilStopped(run);
   }
-  let targets;
-  try {
-    targets = parseTargetsFile(readFileSync(targetsFile, 'utf8'));
-  } catch (err) {
-    if (err instanceof TargetsFileError) {
-      ctx.stderr.write(`kpa run: ${targetsFile}: ${err.message}\n`);
-      return 2;
-    }
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
-      ctx.stderr.write(`kpa run: cannot read ${targetsFile}: ${e.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const targets = readInputFile(targetsFile, parseTargetsFile, (err): err is TargetsFileError => err instanceof TargetsFileError);
 
   openRecording();
   const autoscaler = await startLiveAutoscaler({ logger, httpPort, statsPort, host: values.host, recorder });

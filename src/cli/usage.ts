@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** A command-line mistake: printed with the usage, exit status 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -27,5 +29,35 @@ export class FileArgumentError extends Error {
     const code = (cause as NodeJS.ErrnoException).code;
     super(`${option} ${path}: ${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`);
     this.name = 'FileArgumentError';
+  }
+}
+
+/** A file named on the command line that cannot be read or holds a mistake: printed as is, exit status 2. */
+export class InputFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputFileError';
+  }
+}
+
+/**
+ * Reads and parses a file named on the command line. A file that is not
+ * there (or not readable) and a mistake the parser names (`isMistake`) are
+ * InputFileErrors naming the file; anything else is a bug and propagates.
+ */
+export function readInputFile<T>(file: string, parse: (text: string) => T, isMistake: (err: unknown) => err is Error): T {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') throw new InputFileError(`cannot read ${file}: ${e.message}`);
+    throw err;
+  }
+  try {
+    return parse(text);
+  } catch (err) {
+    if (isMistake(err)) throw new InputFileError(`${file}: ${err.message}`);
+    throw err;
   }
 }
