@@ -7,6 +7,7 @@ import { type BenchResult, machine, table } from './harness.js';
 import { run as engine } from './engine.js';
 import { run as ingest } from './ingest.js';
 import { run as scrape } from './scrape.js';
+import { run as activator } from './activator.js';
 
 type Suite = () => Promise<BenchResult[]>;
 
@@ -25,6 +26,8 @@ const simulation = await optionalSuite('./simulation.js');
 if (simulation) suites.push(['simulation', simulation]);
 // The live service over real sockets; each forks its peers (activators, pods) so the service's CPU is its own.
 suites.push(['websocket ingest', ingest], ['scraping and memory', scrape]);
+// The request path: the activator and nginx as reverse proxies to one upstream, each proxy pinned to its own core.
+suites.push(['request path (kpa activator)', activator]);
 
 console.log(`kpa benchmarks on ${machine()}\n`);
 for (const [name, suite] of suites) {
