@@ -10,7 +10,7 @@ import { encodeStat } from '../metrics/wireStats.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
 import { canComeBackFromZero, ScalingDriver } from '../service/scalingDriver.js';
 import { Random } from '../sim/random.js';
-import type { Scenario } from '../sim/scenario.js';
+import { type Scenario, ScenarioError } from '../sim/scenario.js';
 import { arrivals } from '../sim/workload.js';
 import { DEMO_HOST, DemoDeployment } from './demoDeployment.js';
 import { type DemoRevisionPlan, planRevisions } from './demoLayout.js';
@@ -109,16 +109,19 @@ export class EmbeddedCluster {
     const plans = planRevisions(scenario, this.o.directRevisions);
     const ports = await reservePorts(plans.reduce((n, p) => n + p.slots, 0), DEMO_HOST);
     const seed = new Random(scenario.seed);
-    const arrivalRngs: Random[] = [];
+    const arrivalRngs = new Map<DemoDeployment, Random>();
     let offset = 0;
     plans.forEach((plan, i) => {
       const podRng = seed.fork(2 * i + 1);
-      arrivalRngs.push(seed.fork(2 * i));
+      const arrivalRng = seed.fork(2 * i);
+      // The simulator may run one name twice; a cluster has one Deployment per name.
+      if (this.deployments.has(keyString(plan.key))) throw new ScenarioError(`revisions[${i}].name`, `${keyString(plan.key)} is listed twice: the demo cluster runs each revision once`);
       const deployment = new DemoDeployment({
         plan, ports: ports.slice(offset, offset + plan.slots), rng: podRng, clock, logger: this.log,
         onChange: (d) => this.readyChanged(d),
       });
       offset += plan.slots;
+      arrivalRngs.set(deployment, arrivalRng);
       this.deployments.set(keyString(plan.key), deployment);
     });
 
@@ -153,9 +156,9 @@ export class EmbeddedCluster {
     }
 
     const activatorPort = this.activator?.port ?? 0;
-    const streams: LoadStream[] = [...this.deployments.values()].map((d, i) => ({
+    const streams: LoadStream[] = [...this.deployments.values()].map((d) => ({
       key: d.plan.key,
-      arrivals: arrivals(d.plan.revision.workload, scenario.duration, arrivalRngs[i]),
+      arrivals: arrivals(d.plan.revision.workload, scenario.duration, arrivalRngs.get(d)!),
       route: d.plan.path === 'activator'
         ? () => ({ port: activatorPort, host: d.plan.host })
         : () => {
@@ -177,13 +180,30 @@ export class EmbeddedCluster {
   private readyChanged(d: DemoDeployment): void {
     const { service } = this.o;
     const ready = d.readyPods();
-    if (d.plan.path === 'activator') return service.setReadyCount(d.plan.key, ready.length);
+    if (d.plan.path === 'activator') {
+      service.setReadyCount(d.plan.key, ready.length);
+      this.takeOutOfRotation(d.plan.key, new Set(ready.map((p) => p.port)));
+      return;
+    }
     const revision = encodeURIComponent(keyString(d.plan.key));
     service.setPods(d.plan.key, ready.map((pod) => ({
       name: pod.name,
       url: `http://${DEMO_HOST}:${this.metricsPort}/${revision}/${encodeURIComponent(pod.name)}/metrics`,
       startedAt: pod.readyAt,
     })));
+  }
+
+  /**
+   * A pod that stopped listening leaves the activator's ready endpoints at
+   * once, as a terminating pod leaves its EndpointSlice in Kubernetes. The
+   * static prober alone would notice only at its next probe (up to 500 ms):
+   * after a large scale-down, a request could meet three stopped pods in a
+   * row, and the activator answers 502 after three refused connects.
+   */
+  private takeOutOfRotation(key: RevisionKey, listening: ReadonlySet<number>): void {
+    const target = this.activator?.router.get(key);
+    if (!target) return;
+    for (const endpoint of [...target.endpoints]) if (endpoint.ready && !listening.has(endpoint.port)) target.setReady(endpoint, false);
   }
 
   /** Each second: the scraped pods' queue-proxy stats for the second just ended. */

@@ -48,8 +48,8 @@ export interface SecondStats {
 /**
  * The serving side of a revision — arrivals, pods with cold starts and a
  * concurrency limit, graceful draining, the activator's buffer — in seconds
- * from the start. Policies (the simulator's KPA/HPA/fixed, or the live service
- * in the embedded demo) read its per-second stats and set its replicas.
+ * from the start. The simulator's policies (KPA, HPA, fixed) read its
+ * per-second stats and set its replicas.
  * Requests are not kept once done, so memory stays flat.
  */
 export class ServingModel {
