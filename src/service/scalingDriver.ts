@@ -5,7 +5,7 @@ import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
 import type { AutoscalerService } from './autoscalerService.js';
 
-/** Where replicas go: the Kubernetes scale subresource, or the embedded demo's simulated deployments. */
+/** Where replicas go: the Kubernetes scale subresource, or the embedded demo's Deployments of real app servers. */
 export interface Actuator {
   /** The target's replicas as last observed. */
   currentReplicas(key: RevisionKey): number;
