@@ -6,6 +6,7 @@ import { keyString } from '../metrics/revisionKey.js';
 import { StatSender } from '../metrics/statClient.js';
 import { ActivatorMetrics } from './activatorMetrics.js';
 import { LoadReporter, type StatSink } from './loadReporter.js';
+import { type PeerView, samePeers } from './peers.js';
 import { ActivatorProxy } from './proxy.js';
 import { DEFAULT_MAX_HELD, RequestRouter, type RouteConflict } from './router.js';
 import type { Endpoint, Target } from './target.js';
@@ -24,6 +25,12 @@ export interface RouteUpdates {
   /** Endpoints left their target: their idle connections close. */
   endpointsRemoved(endpoints: readonly Endpoint[]): void;
   conflicts(conflicts: readonly RouteConflict[]): void;
+  /**
+   * Where this activator stands among its replicas (from its Service's endpoints, or --peers):
+   * targets with a containerConcurrency limit use only its share of their endpoints. `addresses`
+   * (the peers' pod IPs, sorted) is for the log line only.
+   */
+  peers(view: PeerView, addresses?: readonly string[]): void;
 }
 
 /** Where routes and endpoints come from. */
@@ -128,6 +135,19 @@ export async function startActivator(o: ActivatorOptions): Promise<RunningActiva
       }
     },
     endpointsRemoved: (endpoints) => p.retire(endpoints),
+    peers: (view, addresses) => {
+      if (samePeers(router.peers, view)) return;
+      const before = router.peers;
+      router.setPeers(view.selfIndex, view.count);
+      const fields = { peerIndex: view.selfIndex, peers: view.count, was: `${before.selfIndex}/${before.count}`, addresses };
+      if (view.selfIndex === -1) {
+        logger.info(fields, view.count === 0
+          ? 'no activator peers known: this activator uses every endpoint, so containerConcurrency holds per activator only'
+          : `this activator is not among its ${view.count} peers' ready endpoints (yet): it uses every endpoint until it is`);
+      } else {
+        logger.info(fields, `this activator is peer ${view.selfIndex} of ${view.count} (counting from 0): a target with a containerConcurrency limit gets requests on its share of the endpoints (Knative's assignSlice)`);
+      }
+    },
     conflicts: (conflicts) => {
       for (const c of conflicts) {
         logger.warn({ host: c.host, pathPrefix: c.pathPrefix, routedTo: keyString(c.winner), ignored: keyString(c.loser) },

@@ -49,8 +49,19 @@ export class ActivatorMetrics {
       (t, set) => set({}, t.held));
     perTarget('gauge', 'kpa_activator_endpoints_ready', 'Endpoints of the target that take requests.', [] as const,
       (t, set) => set({}, t.readyEndpoints.length));
+    perTarget('gauge', 'kpa_activator_endpoints_assigned',
+      'Ready endpoints this activator sends requests to: its share of them with a containerConcurrency limit and known peers (Knative\'s assignSlice), else all.',
+      [] as const, (t, set) => set({}, t.assignedEndpoints.length));
     perTarget('counter', 'kpa_activator_upstream_errors_total', 'Upstream attempts that failed, by reason (retried ones included).', ['reason'] as const,
       (t, set) => { for (const [reason, n] of t.upstreamErrors) set({ reason }, n); });
+    new Gauge({
+      name: 'kpa_activator_peers', help: 'Activator replicas this one knows of (its Service\'s ready endpoints, or --peers); 0 = unknown.', registers,
+      collect() { this.set(router.peers.count); },
+    });
+    new Gauge({
+      name: 'kpa_activator_peer_index', help: 'This activator\'s index among its peers (their IPs sorted); -1 = unknown, every endpoint is used.', registers,
+      collect() { this.set(router.peers.selfIndex); },
+    });
     new Counter({
       name: 'kpa_activator_unrouted_requests_total', help: 'Requests for a host (and path) that no route names (answered 404).', registers,
       collect() { this.reset(); this.inc(proxy()?.unrouted ?? 0); },

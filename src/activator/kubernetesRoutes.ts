@@ -7,6 +7,7 @@ import { makeResumableInformer } from '../k8s/watch.js';
 import type { Logger } from '../log.js';
 import { keyString } from '../metrics/revisionKey.js';
 import type { RouteSource, RouteUpdates } from './activator.js';
+import { nextPeerView, type PeerView, peersFromEndpointSlices, UNKNOWN_PEERS } from './peers.js';
 import type { TargetConfig } from './router.js';
 import type { EndpointAddress } from './target.js';
 
@@ -23,6 +24,14 @@ export interface KubernetesRoutesOptions {
   /** Server-side watch timeout (tests shorten it). */
   watchTimeoutSeconds?: () => number;
   requestTimeoutMs?: number;
+  /**
+   * The activator's own Service (--peers-service, in POD_NAMESPACE) and pod IP (POD_IP): its
+   * ready addresses, sorted, are the activator replicas, and this one's index among them picks
+   * its share of each limited target's endpoints, as Knative's activator reads its Service's
+   * endpoints (numActivators, activatorIndex). Without it the peers stay unknown: every endpoint
+   * is used, and containerConcurrency holds per replica only.
+   */
+  peers?: { namespace: string; service: string; podIP: string | undefined };
 }
 
 interface Routed {
@@ -39,11 +48,21 @@ interface Routed {
  * Service's EndpointSlices on the target port behind `kpa.dev/service`'s
  * port, as kube-proxy would pick them. A Deployment's annotations are
  * validated with the key named; a bad one is logged and not routed.
+ * With `peers`, it also follows the activator's own Service's EndpointSlices
+ * (through the slice informers when they cover its namespace, else one more
+ * informer for that Service's slices) and tells the router where this
+ * replica stands among them.
  */
 export class KubernetesRoutes implements RouteSource {
   private readonly deployments: ListWatch<V1Deployment>[] = [];
   private readonly services: ListWatch<V1Service>[] = [];
   private readonly slices: ListWatch<V1EndpointSlice>[] = [];
+  /** The informers that hold the activator Service's slices: `slices`, or one of its own. */
+  private readonly peerSlices: ListWatch<V1EndpointSlice>[] = [];
+  /** "namespace/service" of the activator's own Service. */
+  private readonly peersKey: string | undefined;
+  private dirtyPeers = false;
+  private peerView: PeerView = UNKNOWN_PEERS;
   private readonly informers: InformerSupervisor;
   private routed = new Map<string, Routed>();
   private readonly reported = new Map<string, string>();
@@ -80,6 +99,21 @@ export class KubernetesRoutes implements RouteSource {
         ...listing(ns ? `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices` : '/apis/discovery.k8s.io/v1/endpointslices',
           () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces())), options));
     }
+    if (o.peers) {
+      const { namespace, service } = o.peers;
+      this.peersKey = `${namespace}/${service}`;
+      if (o.namespaces.length === 0 || o.namespaces.includes(namespace)) {
+        this.peerSlices.push(...this.slices);
+      } else {
+        // --namespaces leave out the activator's own: watch just its Service's slices there.
+        const selector = `${SERVICE_NAME_LABEL}=${service}`;
+        const inf = makeResumableInformer<V1EndpointSlice>(o.kubeConfig, ...listing(`/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+          () => discovery.listNamespacedEndpointSlice({ namespace, labelSelector: selector })), { ...options, labelSelector: selector });
+        for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.markPeers());
+        this.informers.supervise(inf, 'activator endpointslices');
+        this.peerSlices.push(inf);
+      }
+    }
     for (const inf of this.deployments) {
       for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.markRoutes());
       this.informers.supervise(inf, 'deployments');
@@ -98,8 +132,10 @@ export class KubernetesRoutes implements RouteSource {
 
   async start(): Promise<void> {
     // Services and slices first, so the first routing already knows the endpoints.
-    await Promise.all([...this.services, ...this.slices].map((inf) => this.informers.start(inf, 'endpoints')));
+    const own = this.peerSlices.filter((inf) => !this.slices.includes(inf));
+    await Promise.all([...this.services, ...this.slices, ...own].map((inf) => this.informers.start(inf, 'endpoints')));
     await Promise.all(this.deployments.map((inf) => this.informers.start(inf, 'deployments')));
+    this.dirtyPeers = this.peersKey !== undefined;
     this.markRoutes();
     this.flush();
     this.hasSynced = true;
@@ -119,7 +155,13 @@ export class KubernetesRoutes implements RouteSource {
   }
 
   private markService(serviceKey: string): void {
+    if (serviceKey === this.peersKey) this.dirtyPeers = true;
     this.dirtyServices.add(serviceKey);
+    this.schedule();
+  }
+
+  private markPeers(): void {
+    this.dirtyPeers = true;
     this.schedule();
   }
 
@@ -132,6 +174,11 @@ export class KubernetesRoutes implements RouteSource {
 
   private flush(): void {
     this.flushScheduled = false;
+    // Peers before endpoints: a target's new endpoints are split by the current view at once.
+    if (this.dirtyPeers) {
+      this.dirtyPeers = false;
+      this.refreshPeers();
+    }
     if (this.dirtyRoutes) {
       this.dirtyRoutes = false;
       this.rebuildRoutes();
@@ -178,6 +225,14 @@ export class KubernetesRoutes implements RouteSource {
     const { removed, conflicts } = this.updates.router.configure([...routed.values()].map((r) => r.config));
     this.updates.targetsRemoved(removed);
     this.updates.conflicts(conflicts);
+  }
+
+  /** Where this replica stands among the activator Service's ready addresses (Knative's handlePubEpsUpdate). */
+  private refreshPeers(): void {
+    const { namespace, service, podIP } = this.o.peers!;
+    const observed = peersFromEndpointSlices(this.peerSlices.flatMap((inf) => inf.list(namespace)), service, podIP);
+    this.peerView = nextPeerView(this.peerView, observed);
+    this.updates.peers(this.peerView, observed.addresses);
   }
 
   /** Logs a Deployment's routing once per change, not on every informer event. */

@@ -83,7 +83,7 @@ export class ActivatorProxy {
   /** Requests for a host no route names (not labelled by host: that is the client's choice, unbounded). */
   unrouted = 0;
   draining = false;
-  private readonly pools = new Map<Endpoint, Pool>();
+  private readonly pools = new Map<Endpoint, { pool: Pool; connections: number }>();
   private readonly upgraded = new Set<Duplex>();
   private idleWaiters: (() => void)[] = [];
 
@@ -104,31 +104,36 @@ export class ActivatorProxy {
     });
   }
 
-  /** The upstream pool of an endpoint, made on first use. */
+  /**
+   * The upstream pool of an endpoint, made on first use, and made again when
+   * the target's limit changed (a pool sized to the old limit would queue
+   * requests inside undici, out of reach of the hold timeout).
+   */
   pool(target: Target, endpoint: Endpoint): Pool {
-    let pool = this.pools.get(endpoint);
-    if (!pool) {
-      const cc = target.spec.containerConcurrency;
-      pool = new Pool(`http://${endpoint.id}`, {
-        connections: cc > 0 ? cc : this.o.maxConnectionsPerEndpoint ?? 1024,
-        pipelining: 1,
-        headersTimeout: this.o.upstreamTimeoutMs,
-        // Server-sent events and long polls may be quiet for long; the client's own disconnect ends them.
-        bodyTimeout: 0,
-        connect: { timeout: this.o.connectTimeoutMs ?? 2000 },
-      });
-      this.pools.set(endpoint, pool);
-    }
+    const cc = target.spec.containerConcurrency;
+    const connections = cc > 0 ? cc : this.o.maxConnectionsPerEndpoint ?? 1024;
+    const existing = this.pools.get(endpoint);
+    if (existing && existing.connections === connections) return existing.pool;
+    if (existing) void existing.pool.close().catch(() => undefined); // its requests in flight finish first
+    const pool = new Pool(`http://${endpoint.id}`, {
+      connections,
+      pipelining: 1,
+      headersTimeout: this.o.upstreamTimeoutMs,
+      // Server-sent events and long polls may be quiet for long; the client's own disconnect ends them.
+      bodyTimeout: 0,
+      connect: { timeout: this.o.connectTimeoutMs ?? 2000 },
+    });
+    this.pools.set(endpoint, { pool, connections });
     return pool;
   }
 
   /** Endpoints that left their target: their connections close once the requests on them are done. */
   retire(endpoints: readonly Endpoint[]): void {
     for (const e of endpoints) {
-      const pool = this.pools.get(e);
-      if (!pool) continue;
+      const entry = this.pools.get(e);
+      if (!entry) continue;
       this.pools.delete(e);
-      void pool.close().catch(() => undefined);
+      void entry.pool.close().catch(() => undefined);
     }
   }
 
@@ -202,7 +207,7 @@ export class ActivatorProxy {
     for (const s of this.upgraded) s.destroy();
     this.server.closeAllConnections();
     await closed;
-    await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
+    await Promise.all([...this.pools.values()].map((p) => p.pool.destroy().catch(() => undefined)));
     this.pools.clear();
   }
 }

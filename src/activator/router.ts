@@ -1,4 +1,5 @@
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
+import { type PeerView, UNKNOWN_PEERS, validPeerView } from './peers.js';
 import { type Endpoint, type EndpointAddress, Target } from './target.js';
 
 /** One routed Deployment as a route source describes it: which hosts (and path) reach it, and its limit. */
@@ -63,6 +64,7 @@ export class RequestRouter {
   private readonly targets = new Map<string, Target>();
   /** host → its routes, longest path prefix first. */
   private table = new Map<string, PrefixRoute[]>();
+  private view: PeerView = UNKNOWN_PEERS;
 
   constructor(private readonly options: RouterOptions, private readonly now: () => number) {}
 
@@ -72,6 +74,24 @@ export class RequestRouter {
 
   all(): IterableIterator<Target> {
     return this.targets.values();
+  }
+
+  /** Where this activator stands among its replicas: every target, new ones too, uses its share of endpoints by it. */
+  get peers(): PeerView {
+    return this.view;
+  }
+
+  /**
+   * This activator is `selfIndex` (-1: unknown, every endpoint is used) of
+   * `count` replicas. Each target with a containerConcurrency limit then uses
+   * only its slice of its ready endpoints (Knative's assignSlice), so that the
+   * replicas together never put more than the limit on an endpoint.
+   */
+  setPeers(selfIndex: number, count: number): void {
+    const view = { selfIndex, count };
+    if (!validPeerView(view)) throw new RangeError(`peer index ${selfIndex} of ${count} activators: want -1 (unknown) or 0 ≤ index < count`);
+    this.view = view;
+    for (const t of this.targets.values()) t.setPeers(selfIndex, count);
   }
 
   get(key: RevisionKey): Target | undefined {
@@ -91,7 +111,12 @@ export class RequestRouter {
       const spec = { key: { namespace: c.key.namespace, name: c.key.name }, containerConcurrency: c.containerConcurrency, maxHeld: this.options.maxHeld };
       const existing = this.targets.get(k);
       if (existing) existing.update(spec);
-      keep.set(k, existing ?? new Target(spec, this.now()));
+      let target = existing;
+      if (!target) {
+        target = new Target(spec, this.now());
+        target.setPeers(this.view.selfIndex, this.view.count);
+      }
+      keep.set(k, target);
     }
     const removed = [...this.targets].filter(([k]) => !keep.has(k)).map(([, t]) => t);
     this.targets.clear();

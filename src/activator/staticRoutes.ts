@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { RouteSource, RouteUpdates } from './activator.js';
+import type { PeerView } from './peers.js';
 import type { StaticTarget } from './routesFile.js';
 import type { Endpoint, Target } from './target.js';
 
@@ -8,6 +9,16 @@ export interface StaticRoutesOptions {
   intervalMs?: number;
   /** How long a probe's connect may take (default 400 ms). */
   timeoutMs?: number;
+  /**
+   * This activator's place among the replicas in front of the same endpoints (--peers N
+   * --peer-index I). Without it the peers are unknown and every endpoint is used, so with
+   * several replicas containerConcurrency holds per replica only. Each replica's prober decides
+   * readiness on its own, and shares are cut from the ready endpoints (as Knative's throttler
+   * cuts them from the pods its own prober found healthy): while two replicas disagree about an
+   * endpoint (one saw a connect fail, the other has not probed yet) their shares can overlap,
+   * for up to a probe interval.
+   */
+  peers?: PeerView;
 }
 
 /**
@@ -23,12 +34,14 @@ export class StaticRoutes implements RouteSource {
   private readonly probing = new Set<string>();
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
+  private readonly peers: PeerView | undefined;
   private stopped = false;
   private started = false;
 
   constructor(private readonly targets: readonly StaticTarget[], private readonly updates: RouteUpdates, o: StaticRoutesOptions = {}) {
     this.intervalMs = o.intervalMs ?? 500;
     this.timeoutMs = o.timeoutMs ?? 400;
+    this.peers = o.peers;
   }
 
   synced(): boolean {
@@ -38,6 +51,8 @@ export class StaticRoutes implements RouteSource {
   /** Configures the router (every endpoint not ready yet) and resolves after the first round of probes. */
   async start(): Promise<void> {
     const { router } = this.updates;
+    // Before the targets exist, so that none ever uses more than its share.
+    if (this.peers) this.updates.peers(this.peers);
     this.updates.conflicts(router.configure(this.targets).conflicts);
     for (const t of this.targets) router.setEndpoints(t.key, t.endpoints.map((e) => ({ ...e, ready: false })));
     await this.probeAll();

@@ -1,4 +1,5 @@
 import type { RevisionKey } from '../metrics/revisionKey.js';
+import { assignSlice, byCodeUnits, type PeerView, UNKNOWN_PEERS, validPeerView } from './peers.js';
 import { type PeriodStats, RequestStats } from './requestStats.js';
 
 /** Where a target's pods listen: a pod IP and the container port (or a static URL's host and port). */
@@ -49,7 +50,11 @@ export class Waiter {
 
 export interface TargetSpec {
   key: RevisionKey;
-  /** The most requests one endpoint gets from this activator; 0 = no limit (least-loaded balancing). */
+  /**
+   * The most requests one endpoint gets from this activator; 0 = no limit (least-loaded balancing).
+   * With peers known, this activator uses only its share of the endpoints, so that the replicas
+   * together keep to it too (see setPeers).
+   */
   containerConcurrency: number;
   /** The most requests waiting for an endpoint; past it a request is refused. */
   maxHeld: number;
@@ -62,7 +67,10 @@ export interface TargetSpec {
  * more than that many requests from this activator, the rest wait in one FIFO
  * queue per target and take the first slot that frees; with 0 each request
  * goes to the least-loaded ready endpoint. With no ready endpoint every
- * request waits. Pure: no timers, no sockets; the proxy calls in.
+ * request waits. With several activator replicas (setPeers) and a limit,
+ * each uses only its share of the ready endpoints, as Knative's throttler
+ * assigns pod trackers to activators. Pure: no timers, no sockets; the
+ * proxy calls in.
  */
 export class Target {
   spec: TargetSpec;
@@ -72,8 +80,11 @@ export class Target {
   /** Failed upstream attempts by reason (a retried one counts too), for /metrics. */
   readonly upstreamErrors = new Map<string, number>();
   private readonly byId = new Map<string, Endpoint>();
-  /** Ready endpoints, the ones acquire() picks from. */
+  /** Ready endpoints, sorted by id: the same order on every activator replica. */
   private ready: Endpoint[] = [];
+  /** This activator's share of the ready endpoints, the ones acquire() picks from. */
+  private assigned: Endpoint[] = [];
+  private peers: PeerView = UNKNOWN_PEERS;
   /** Where the least-loaded scan starts, rotated so that ties spread over endpoints. */
   private cursor = 0;
   private head: Waiter | null = null;
@@ -100,8 +111,18 @@ export class Target {
     return this.waiting;
   }
 
+  /** Every ready endpoint, this activator's share or not. */
   get readyEndpoints(): readonly Endpoint[] {
     return this.ready;
+  }
+
+  /** The ready endpoints this activator sends requests to: its share with peers and a limit, else all. */
+  get assignedEndpoints(): readonly Endpoint[] {
+    return this.assigned;
+  }
+
+  get peerView(): PeerView {
+    return this.peers;
   }
 
   get endpoints(): IterableIterator<Endpoint> {
@@ -146,10 +167,26 @@ export class Target {
     this.upstreamErrors.set(reason, (this.upstreamErrors.get(reason) ?? 0) + 1);
   }
 
-  /** A new spec (a changed annotation): a raised limit may let waiting requests go at once. */
+  /**
+   * A new spec (a changed annotation): a raised limit may let waiting requests go at once, and a
+   * limit set or lifted changes which endpoints are this activator's.
+   */
   update(spec: TargetSpec): void {
     this.spec = spec;
-    this.dispatch();
+    this.refreshAssigned();
+  }
+
+  /**
+   * This activator is `selfIndex` of `count` replicas (-1: unknown). The
+   * share is recomputed at once, as Knative's throttler does on an activator
+   * count update: requests in flight on an endpoint that left the share
+   * finish there, waiting ones go to the new share.
+   */
+  setPeers(selfIndex: number, count: number): void {
+    const view = { selfIndex, count };
+    if (!validPeerView(view)) throw new RangeError(`peer index ${selfIndex} of ${count} activators: want -1 (unknown) or 0 ≤ index < count`);
+    this.peers = view;
+    this.refreshAssigned();
   }
 
   /**
@@ -188,24 +225,36 @@ export class Target {
   }
 
   private refreshReady(): void {
-    this.ready = [...this.byId.values()].filter((e) => e.ready);
-    if (this.cursor >= this.ready.length) this.cursor = 0;
+    this.ready = [...this.byId.values()].filter((e) => e.ready).sort((a, b) => byCodeUnits(a.id, b.id));
+    this.refreshAssigned();
+  }
+
+  /**
+   * Knative's updateCapacity: with a limit, this activator's slice of the
+   * sorted ready endpoints (assignSlice); with none (cc 0) every endpoint,
+   * as Knative assigns every pod tracker when containerConcurrency is 0: there
+   * is no limit for the replicas to split.
+   */
+  private refreshAssigned(): void {
+    const { selfIndex, count } = this.peers;
+    this.assigned = this.spec.containerConcurrency > 0 ? assignSlice(this.ready, selfIndex, count) : this.ready;
+    if (this.cursor >= this.assigned.length) this.cursor = 0;
     this.dispatch();
   }
 
   /**
-   * Takes a slot on the least-loaded ready endpoint that has one, preferring
+   * Takes a slot on the least-loaded assigned endpoint that has one, preferring
    * endpoints not in `avoid` (those a retried request already failed on).
    * Returns null when every endpoint is at its limit or none is ready.
    */
   acquire(avoid?: ReadonlySet<Endpoint>): Endpoint | null {
-    const n = this.ready.length;
+    const n = this.assigned.length;
     if (n === 0) return null;
     const cc = this.spec.containerConcurrency;
     let best: Endpoint | null = null;
     let bestAvoided: Endpoint | null = null;
     for (let i = 0; i < n; i++) {
-      const e = this.ready[(this.cursor + i) % n];
+      const e = this.assigned[(this.cursor + i) % n];
       if (cc > 0 && e.inFlight >= cc) continue;
       if (avoid?.has(e)) {
         if (bestAvoided === null || e.inFlight < bestAvoided.inFlight) bestAvoided = e;

@@ -4,6 +4,7 @@ import {
   DEFAULT_ADMIN_PORT, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_PROXY_PORT, DEFAULT_UPSTREAM_TIMEOUT_MS,
   type RouteSource, type RouteUpdates, startActivator,
 } from '../activator/activator.js';
+import type { PeerView } from '../activator/peers.js';
 import { DEFAULT_MAX_HELD } from '../activator/router.js';
 import { parseRoutesFile, RoutesFileError } from '../activator/routesFile.js';
 import { StaticRoutes } from '../activator/staticRoutes.js';
@@ -11,9 +12,13 @@ import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { createLogger, type Logger } from '../log.js';
 import { type CommandContext, readInputFile, UsageError } from './usage.js';
 
-export const ACTIVATOR_USAGE = `kpa activator [--routes FILE] [--stats-url ws://HOST:PORT/] [--port N] [--admin-port N] [--host ADDR]
-        [--namespaces a,b] [--class VALUE] [--pod-name NAME] [--hold-timeout 300s] [--upstream-timeout 300s]
-        [--max-held N] [--drain-timeout 30s]
+/** The activator Service of deploy/activator.yaml, whose endpoints are the activator replicas. */
+export const DEFAULT_PEERS_SERVICE = 'kpa-activator';
+export const DEFAULT_OWN_NAMESPACE = 'kpa-system';
+
+export const ACTIVATOR_USAGE = `kpa activator [--routes FILE [--peers N --peer-index I]] [--stats-url ws://HOST:PORT/] [--port N]
+        [--admin-port N] [--host ADDR] [--namespaces a,b] [--class VALUE] [--peers-service NAME] [--pod-name NAME]
+        [--hold-timeout 300s] [--upstream-timeout 300s] [--max-held N] [--drain-timeout 30s]
   The request path for plain Deployments: an HTTP/1.1 reverse proxy that
   routes by Host (and path prefix) to a Deployment's pods, holds requests
   while it has none ready (kpa scales it from zero on the first one), never
@@ -28,7 +33,33 @@ export const ACTIVATOR_USAGE = `kpa activator [--routes FILE] [--stats-url ws://
   Proxy on --port (${DEFAULT_PROXY_PORT}), /healthz /readyz /metrics on --admin-port (${DEFAULT_ADMIN_PORT}); 0 picks free
   ports. A request held past --hold-timeout gets 504; past --max-held
   (${DEFAULT_MAX_HELD}) waiting requests per target, 503. SIGTERM drains in-flight requests
-  for up to --drain-timeout.`;
+  for up to --drain-timeout.
+  Several replicas split each limited target's pods between them, as Knative's
+  activators do, so that together they keep to its containerConcurrency: in a
+  cluster each learns its peers from the ready endpoints of its own Service
+  (--peers-service, default ${DEFAULT_PEERS_SERVICE}, in $POD_NAMESPACE, default ${DEFAULT_OWN_NAMESPACE})
+  and finds itself by $POD_IP; with --routes, from --peers N --peer-index I
+  (0-based). With fewer pods than replicas, or peers unknown, the limit holds
+  per replica.`;
+
+/** A Service name (an RFC 1035 label), as the EndpointSlice label kubernetes.io/service-name carries it. */
+const SERVICE_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function wholeNumber(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number ≥ ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** --peers N --peer-index I: a static setup's place among its replicas (both or neither). */
+function staticPeers(count: string | undefined, index: string | undefined): PeerView | undefined {
+  if (count === undefined && index === undefined) return undefined;
+  if (count === undefined || index === undefined) throw new UsageError('--peers N and --peer-index I go together: this replica is number I (from 0) of N in front of the same endpoints');
+  const n = wholeNumber(count, '--peers', 1);
+  const i = wholeNumber(index, '--peer-index', 0);
+  if (i >= n) throw new UsageError(`--peer-index must be below --peers (it counts from 0), got index ${i} of ${n}`);
+  return { selfIndex: i, count: n };
+}
 
 function port(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -59,6 +90,9 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
       host: { type: 'string' },
       namespaces: { type: 'string' },
       class: { type: 'string' },
+      'peers-service': { type: 'string' },
+      peers: { type: 'string' },
+      'peer-index': { type: 'string' },
       'pod-name': { type: 'string' },
       'hold-timeout': { type: 'string' },
       'upstream-timeout': { type: 'string' },
@@ -84,15 +118,22 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
     upstreamTimeoutMs: durationMs(values['upstream-timeout'], DEFAULT_UPSTREAM_TIMEOUT_MS, '--upstream-timeout'),
     drainTimeoutMs: durationMs(values['drain-timeout'], DEFAULT_DRAIN_TIMEOUT_MS, '--drain-timeout'),
   };
-  if (values.routes !== undefined && (values.namespaces !== undefined || values.class !== undefined)) {
-    throw new UsageError(`${values.namespaces !== undefined ? '--namespaces' : '--class'} applies to the Kubernetes mode, not to --routes`);
+  if (values.routes !== undefined) {
+    const kubernetesOnly = (['namespaces', 'class', 'peers-service'] as const).find((f) => values[f] !== undefined);
+    if (kubernetesOnly) throw new UsageError(`--${kubernetesOnly} applies to the Kubernetes mode, not to --routes`);
+  } else {
+    const staticOnly = (['peers', 'peer-index'] as const).find((f) => values[f] !== undefined);
+    if (staticOnly) throw new UsageError(`--${staticOnly} applies to --routes: in a cluster the activator counts its peers in its Service's endpoints (--peers-service)`);
   }
+  const peers = staticPeers(values.peers, values['peer-index']);
+  const peersService = values['peers-service'] ?? DEFAULT_PEERS_SERVICE;
+  if (!SERVICE_NAME.test(peersService)) throw new UsageError(`--peers-service must be a Service name (lower-case letters, digits, '-'), got ${JSON.stringify(peersService)}`);
 
   let routes: (updates: RouteUpdates) => RouteSource;
   if (values.routes !== undefined) {
     const file = values.routes;
     const targets = readInputFile(file, parseRoutesFile, (err): err is RoutesFileError => err instanceof RoutesFileError);
-    routes = (updates) => new StaticRoutes(targets, updates);
+    routes = (updates) => new StaticRoutes(targets, updates, { peers });
   } else {
     // The Kubernetes client is loaded only where it is used.
     const { loadKubeConfig } = await import('../k8s/kubeConfig.js');
@@ -100,7 +141,15 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
     if (!kubeConfig) throw new UsageError('give --routes FILE, or run in a cluster (in-cluster config) or with KUBECONFIG set');
     const { KubernetesRoutes } = await import('../activator/kubernetesRoutes.js');
     const namespaces = (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean);
-    routes = (updates) => new KubernetesRoutes(updates, { kubeConfig, logger: logger.child({ component: 'routes' }), namespaces, classValue: values.class });
+    const podIP = process.env.POD_IP || undefined;
+    const ownNamespace = process.env.POD_NAMESPACE || DEFAULT_OWN_NAMESPACE;
+    if (podIP === undefined) {
+      logger.warn({ peersService }, 'no POD_IP: this activator cannot find itself among its peers, so it uses every endpoint and containerConcurrency holds per replica only');
+    }
+    routes = (updates) => new KubernetesRoutes(updates, {
+      kubeConfig, logger: logger.child({ component: 'routes' }), namespaces, classValue: values.class,
+      peers: { namespace: ownNamespace, service: peersService, podIP },
+    });
   }
   if (statsUrl === undefined) logger.warn('no --stats-url: requests are proxied and held, but kpa hears nothing of them (no scale from zero)');
 

@@ -125,13 +125,14 @@ class ResumableInformer<T extends KubernetesObject> extends ListWatch<T> {
 /** An informer (list, then watch from the list's resourceVersion) over `path`, not started. */
 export function makeResumableInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig, path: string, list: ListPromise<T>,
-  options: { fieldSelector?: string; listTimeoutMs?: number } & Omit<ResumableWatchOptions, 'wanted'> = {},
+  options: { fieldSelector?: string; labelSelector?: string; listTimeoutMs?: number } & Omit<ResumableWatchOptions, 'wanted'> = {},
 ): ListWatch<T> {
   const watch = new ResumableWatch(kubeConfig, options);
   // A list that never answers would stall the informer: it fails after listTimeoutMs (default 60 s, the API
   // server's own --request-timeout), and the informer restarts.
   const listTimeoutMs = options.listTimeoutMs ?? 60_000;
-  const informer = new ResumableInformer<T>(path, watch, () => withTimeout(list(), listTimeoutMs, `list ${path}`), false, undefined, options.fieldSelector);
+  // The selectors go on the watch; `list` must ask for the same ones.
+  const informer = new ResumableInformer<T>(path, watch, () => withTimeout(list(), listTimeoutMs, `list ${path}`), false, options.labelSelector, options.fieldSelector);
   watch.wanted = () => informer.running;
   return informer;
 }

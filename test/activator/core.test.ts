@@ -193,7 +193,7 @@ describe('Target: Knative\'s throttler for one Deployment', () => {
         for (const e of t.endpoints) expect(e.inFlight).toBeLessThanOrEqual(cc);
         expect(t.held).toBeGreaterThanOrEqual(0);
         // A request waits only while no endpoint has a free slot.
-        if (t.held > 0) expect(t.readyEndpoints.every((e) => e.inFlight >= cc)).toBe(true);
+        if (t.held > 0) expect(t.assignedEndpoints.every((e) => e.inFlight >= cc)).toBe(true);
       }
       expect(answered).toBeLessThanOrEqual(ops.length);
     }));

@@ -130,6 +130,25 @@ describe('kpa activator: routing and forwarding', () => {
     expect(pods.reduce((n, p) => n + p.seen.length, 0)).toBe(60);
   });
 
+  it('a raised containerConcurrency takes effect on the connections to an endpoint already in use', async () => {
+    let gated = false;
+    let open: () => void = () => undefined;
+    const held = new Promise<void>((r) => (open = r));
+    const pod = await app((req, res) => {
+      req.resume();
+      if (gated) void held.then(() => res.end('ok'));
+      else res.end('ok');
+    });
+    const act = await activator([staticTarget('grow', [pod.port], { containerConcurrency: 1 })]);
+    expect((await send(act.port, 'grow.example.com')).status).toBe(200); // its pool now exists, sized for 1
+    act.router.configure([{ key: { namespace: 'default', name: 'grow' }, hosts: ['grow.example.com'], pathPrefix: '/', containerConcurrency: 3 }]);
+    gated = true;
+    const three = [send(act.port, 'grow.example.com'), send(act.port, 'grow.example.com'), send(act.port, 'grow.example.com')];
+    await until(() => pod.inFlight === 3, 3000);
+    open();
+    expect((await Promise.all(three)).map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
   it('balances least-loaded without a limit', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));

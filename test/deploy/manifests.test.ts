@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ADMIN_PORT, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_PROXY_PORT } from '../../src/activator/activator.js';
+import { DEFAULT_PEERS_SERVICE } from '../../src/cli/activatorCommand.js';
 import { autoscalerConfigFromMap } from '../../src/config/autoscalerConfig.js';
 import { resolveRevision } from '../../src/config/revisionConfig.js';
 import { activatorRoute, metricsSource, selectorMatches, settingsFor } from '../../src/k8s/deploymentTarget.js';
@@ -143,6 +144,20 @@ describe('deploy/', () => {
       const http = servicePort(svc, 80)!;
       expect(containerPort(c, http.targetPort ?? http.port)).toBe(proxyPort);
       expect((svc.spec.ports as ServicePort[]).map((p) => containerPort(c, p.targetPort ?? p.port))).toContain(adminPort);
+    });
+
+    it('learns its peers from its own Service: --peers-service names the Service that selects exactly its pods, in POD_NAMESPACE, found by POD_IP', () => {
+      const name = flag(args, '--peers-service') ?? DEFAULT_PEERS_SERVICE;
+      const svc = named('Service', name);
+      expect(svc.metadata.namespace).toBe(dep.metadata.namespace);
+      expect(selectsPods({ matchLabels: svc.spec.selector }, dep)).toBe(true);
+      // Only activator pods: any other pod behind it would be counted as a peer and take a share.
+      for (const other of all.filter((d) => d.kind === 'Deployment' && d !== dep) as Record<string, any>[]) {
+        expect(selectsPods({ matchLabels: svc.spec.selector }, other), other.metadata.name).toBe(false);
+      }
+      expect(svc.spec.publishNotReadyAddresses ?? false).toBe(false);
+      expect(env(c, 'POD_IP')).toEqual({ valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+      expect(env(c, 'POD_NAMESPACE')).toEqual({ valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     });
 
     it('--stats-url points at the kpa Service\'s ws-stats port', () => {

@@ -105,7 +105,10 @@ async function recordKpaRun(): Promise<RecordedCall[]> {
 /**
  * Every API call a full in-cluster activator run makes: its route informers
  * (list, then watch) in all namespaces and in a list of namespaces, each run
- * until a routed Deployment's endpoint is ready to take requests.
+ * until a routed Deployment's endpoint is ready to take requests and it knows
+ * its peers from the kpa-activator Service's EndpointSlices (through the
+ * cluster-wide slice informer, or one more in its own namespace when the
+ * watched namespaces leave that out).
  */
 async function recordActivatorRun(): Promise<RecordedCall[]> {
   const api = await FakeApiServer.start();
@@ -120,16 +123,24 @@ async function recordActivatorRun(): Promise<RecordedCall[]> {
       addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
       endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
     });
+    api.put('endpointslices', {
+      metadata: { name: 'kpa-activator-fghij', namespace: OWN_NAMESPACE, labels: { 'kubernetes.io/service-name': 'kpa-activator' } },
+      addressType: 'IPv4', ports: [{ name: 'http', port: 8012, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['10.0.0.1'], conditions: { ready: true } }, { addresses: ['10.0.0.2'], conditions: { ready: true } }],
+    });
     for (const namespaces of [[], ['apps', 'team-b']]) {
       const before = api.calls.length;
       const activator = await startActivator({
         logger: silentLogger(), host: '127.0.0.1', port: 0, adminPort: 0, podName: 'activator-0',
-        routes: (updates) => new KubernetesRoutes(updates, { kubeConfig: kubeConfigFor(api), logger: silentLogger(), namespaces }),
+        routes: (updates) => new KubernetesRoutes(updates, {
+          kubeConfig: kubeConfigFor(api), logger: silentLogger(), namespaces, peers: { namespace: OWN_NAMESPACE, service: 'kpa-activator', podIP: '10.0.0.2' },
+        }),
       });
       try {
-        await until(() => activator.router.size === 1 && [...activator.router.all()].every((t) => t.readyEndpoints.length === 1));
+        await until(() => activator.router.size === 1 && [...activator.router.all()].every((t) => t.readyEndpoints.length === 1) &&
+          activator.router.peers.selfIndex === 1);
         // Routing needs only the lists; the watches that follow them are part of the run too.
-        const watches = 3 * Math.max(1, namespaces.length);
+        const watches = 3 * Math.max(1, namespaces.length) + (namespaces.length > 0 && !namespaces.includes(OWN_NAMESPACE) ? 1 : 0);
         await until(() => api.calls.slice(before).filter((c) => c.verb === 'watch').length === watches);
       } finally {
         await activator.close(1_000);
@@ -195,10 +206,11 @@ describe('RBAC in deploy/ against the API calls the code makes', () => {
     deployment: 'kpa-activator', record: recordActivatorRun,
     exercised: ['list deployments', 'watch deployments', 'list services', 'watch services', 'list endpointslices', 'watch endpointslices'],
   }, (calls) => {
-    it('the activator only reads: list and watch of Deployments, Services and EndpointSlices, cluster-wide or per watched namespace', () => {
+    it('the activator only reads: list and watch of Deployments, Services and EndpointSlices, cluster-wide or per watched namespace, and its own Service\'s EndpointSlices in its namespace', () => {
       const made = [...new Set(calls().map(describeCall))].sort();
       const expected = ['apps/deployments', 'core/services', 'discovery.k8s.io/endpointslices'].flatMap((resource) => ['list', 'watch'].flatMap((verb) =>
-        ['all namespaces', 'apps', 'team-b'].map((ns) => `${verb} ${resource} in ${ns}`))).sort();
+        ['all namespaces', 'apps', 'team-b'].map((ns) => `${verb} ${resource} in ${ns}`)))
+        .concat(['list', 'watch'].map((verb) => `${verb} discovery.k8s.io/endpointslices in ${OWN_NAMESPACE}`)).sort();
       expect(made).toEqual(expected);
     });
   });
