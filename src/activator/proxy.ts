@@ -278,9 +278,16 @@ abstract class HeldRequest {
     }, Math.max(0, this.proxy.o.holdTimeoutMs - waited));
   }
 
-  /** After a failed attempt on `failed`: true when the request goes again (at the head of the queue). */
-  protected retry(failed: Endpoint): boolean {
-    if (this.attempts >= MAX_ATTEMPTS) return false;
+  /**
+   * After a failed attempt on `failed`: true when the request goes again (at
+   * the head of the queue). A refused or timed-out connect sent nothing, so it
+   * does not use up the attempts while untried endpoints remain: after a large
+   * scale-down a request may meet several stopped pods before their
+   * EndpointSlice (or the prober) says so.
+   */
+  protected retry(failed: Endpoint, nothingSent = false): boolean {
+    const limit = nothingSent ? Math.max(MAX_ATTEMPTS, this.target.endpointCount + 1) : MAX_ATTEMPTS;
+    if (this.attempts >= limit) return false;
     (this.tried ??= new Set()).add(failed);
     this.acquireOrHold(true);
     return true;
@@ -376,7 +383,8 @@ class Exchange extends HeldRequest implements Dispatcher.DispatchHandlers {
       return;
     }
     const retryable = failure === 'connect-refused' || failure === 'connect-timeout' || failure === 'reset';
-    if (retryable && endpoint && !this.withBody && IDEMPOTENT.has(this.req.method ?? '') && this.retry(endpoint)) return;
+    const nothingSent = failure === 'connect-refused' || failure === 'connect-timeout';
+    if (retryable && endpoint && !this.withBody && IDEMPOTENT.has(this.req.method ?? '') && this.retry(endpoint, nothingSent)) return;
     this.proxy.o.logger.debug({ target: keyString(this.target.key), endpoint: endpoint?.id, err: err.message, failure }, 'upstream request failed');
     if (failure === 'timeout') return this.refuse(504, `${keyString(this.target.key)} sent no response headers within ${this.proxy.o.upstreamTimeoutMs / 1000} s\n`);
     this.refuse(502, `the upstream request to ${keyString(this.target.key)} failed (${failure})\n`);
@@ -470,7 +478,7 @@ class UpgradeExchange extends HeldRequest {
     if (this.connected) return void this.socket.destroy();
     if (failure === 'connect-refused' || failure === 'connect-timeout') this.proxy.o.onConnectFailure?.(this.target, endpoint);
     // Nothing reached the upstream yet (the handshake is sent once connected): any failure may go again.
-    if (failure !== 'error' && this.retry(endpoint)) return;
+    if (failure !== 'error' && this.retry(endpoint, failure === 'connect-refused' || failure === 'connect-timeout')) return;
     this.refuse(502, `the upstream connection to ${keyString(this.target.key)} failed (${failure})\n`);
   }
 

@@ -125,6 +125,11 @@ export class Target {
     return this.peers;
   }
 
+  /** Endpoints of the target, ready or not. */
+  get endpointCount(): number {
+    return this.byId.size;
+  }
+
   get endpoints(): IterableIterator<Endpoint> {
     return this.byId.values();
   }

@@ -249,6 +249,18 @@ describe('kpa activator: routing and forwarding', () => {
     expect(onlyBad.router.get({ namespace: 'default', name: 'bad' })!.upstreamErrors.get('reset')).toBe(1);
   });
 
+  it('a GET that meets several stopped pods in a row (before the prober notices) still reaches the one that listens', async () => {
+    const stopped = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const live = await app();
+    // Probed ready once a minute: the test says which endpoints the activator believes in.
+    const act = await activator([staticTarget('shrunk', [...stopped, live.port])], {}, 60_000);
+    const target = act.router.get({ namespace: 'default', name: 'shrunk' })!;
+    for (const e of target.endpoints) target.setReady(e, true);
+    const r = await send(act.port, 'shrunk.example.com');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(`hello from ${live.port}\n`);
+  });
+
   it('moves off an endpoint that stops listening, and back once it listens again', async () => {
     const a = await startApp();
     const b = await app();
