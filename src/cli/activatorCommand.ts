@@ -10,7 +10,7 @@ import { parseRoutesFile, RoutesFileError } from '../activator/routesFile.js';
 import { StaticRoutes } from '../activator/staticRoutes.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { createLogger, type Logger } from '../log.js';
-import { type CommandContext, readInputFile, UsageError } from './usage.js';
+import { type CommandContext, portOption as port, readInputFile, stopped, UsageError } from './usage.js';
 
 /** The activator Service of deploy/activator.yaml, whose endpoints are the activator replicas. */
 export const DEFAULT_PEERS_SERVICE = 'kpa-activator';
@@ -61,22 +61,11 @@ function staticPeers(count: string | undefined, index: string | undefined): Peer
   return { selfIndex: i, count: n };
 }
 
-function port(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got ${JSON.stringify(value)}`);
-  return n;
-}
-
 function durationMs(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
   const nanos = /^\d+(\.\d+)?$/.test(value) ? BigInt(Math.round(Number(value) * 1e9)) : parseGoDurationNanos(value);
   if (nanos === undefined || nanos <= 0n) throw new UsageError(`${flag} must be a positive duration such as 30s or 5m, got ${JSON.stringify(value)}`);
   return Number(nanos * 1000n / NANOS_PER_SECOND);
-}
-
-function stopped(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 export async function activatorCommand(ctx: CommandContext, logger: Logger = createLogger()): Promise<number> {

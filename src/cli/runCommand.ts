@@ -9,7 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeConfig.js';
 import { startKubernetesRun } from './runKubernetes.js';
 import { startEmbeddedRun } from './runEmbedded.js';
 import { ScenarioError } from '../sim/scenario.js';
-import { type CommandContext, readInputFile, UsageError } from './usage.js';
+import { type CommandContext, portOption as port, readInputFile, stopped, UsageError } from './usage.js';
 
 export const RUN_USAGE = `kpa run [--targets FILE | --embedded [SCENARIO]] [--record FILE] [--http-port N] [--stats-port N] [--host ADDR]
         [--namespaces a,b] [--class VALUE] [--dry-run]
@@ -26,18 +26,6 @@ export const RUN_USAGE = `kpa run [--targets FILE | --embedded [SCENARIO]] [--re
   decisions are logged and served on the HTTP port (/api/revisions, /metrics),
   not applied. --record writes everything the deciders see as a recording for
   \`kpa replay\`. Ports default to ${DEFAULT_HTTP_PORT} (HTTP) and ${DEFAULT_STATS_PORT} (stats); 0 picks free ones.`;
-
-function port(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got ${JSON.stringify(value)}`);
-  return n;
-}
-
-/** Resolves when the user asks to stop. */
-function stopped(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
 
 export interface RunHooks {
   /** Called once the service is up (tests read the ports from it). */

@@ -61,3 +61,16 @@ export function readInputFile<T>(file: string, parse: (text: string) => T, isMis
     throw err;
   }
 }
+
+/** A port flag (0 picks a free port): digits only, at most 65535. */
+export function portOption(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Resolves when the user asks to stop (SIGINT/SIGTERM). */
+export function stopped(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
