@@ -48,6 +48,16 @@ function classify(err: Error & { code?: string }): Failure {
   }
 }
 
+/** A connect that failed: nothing reached the upstream, and the endpoint itself may be gone. */
+function isConnectFailure(f: Failure): boolean {
+  return f === 'connect-refused' || f === 'connect-timeout';
+}
+
+/** The headers to send upstream for `req`, X-Forwarded-* from this hop; `upgrade` keeps the handshake. */
+function forwardedHeaders(req: IncomingMessage, upgrade?: string): string[] {
+  return upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { client: clientAddress(req.socket.remoteAddress), host: req.headers.host ?? '' }, upgrade);
+}
+
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
@@ -250,8 +260,14 @@ abstract class HeldRequest {
     this.arrivedAt = proxy.o.clock.now();
   }
 
-  /** Sends the request to the endpoint whose slot it holds. */
+  /** Sends the request to the endpoint whose slot it holds (after take()). */
   protected abstract forward(endpoint: Endpoint): void;
+
+  /** An attempt on `endpoint` begins: the request holds its slot. */
+  protected take(endpoint: Endpoint): void {
+    this.endpoint = endpoint;
+    this.attempts++;
+  }
   /** Answers without an upstream (503, 504, 502); `retryAfter` seconds go in a Retry-After header. */
   protected abstract refuse(status: number, body: string, retryAfter?: number): void;
 
@@ -332,10 +348,9 @@ class Exchange extends HeldRequest implements Dispatcher.DispatchHandlers {
   }
 
   protected forward(endpoint: Endpoint): void {
-    this.endpoint = endpoint;
-    this.attempts++;
+    this.take(endpoint);
     const req = this.req;
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { client: clientAddress(req.socket.remoteAddress), host: req.headers.host ?? '' });
+    const headers = forwardedHeaders(req);
     this.proxy.pool(this.target, endpoint).dispatch({
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       path: originForm(req.url ?? '/'),
@@ -376,15 +391,14 @@ class Exchange extends HeldRequest implements Dispatcher.DispatchHandlers {
     if (this.clientGone) return;
     const failure = classify(err);
     this.target.countUpstreamError(failure);
-    if (endpoint && (failure === 'connect-refused' || failure === 'connect-timeout')) this.proxy.o.onConnectFailure?.(this.target, endpoint);
+    if (endpoint && isConnectFailure(failure)) this.proxy.o.onConnectFailure?.(this.target, endpoint);
     if (this.res.headersSent) {
       // Mid-body: the client must see a truncated response, not a complete-looking one.
       this.res.destroy(err);
       return;
     }
-    const retryable = failure === 'connect-refused' || failure === 'connect-timeout' || failure === 'reset';
-    const nothingSent = failure === 'connect-refused' || failure === 'connect-timeout';
-    if (retryable && endpoint && !this.withBody && IDEMPOTENT.has(this.req.method ?? '') && this.retry(endpoint, nothingSent)) return;
+    const retryable = isConnectFailure(failure) || failure === 'reset';
+    if (retryable && endpoint && !this.withBody && IDEMPOTENT.has(this.req.method ?? '') && this.retry(endpoint, isConnectFailure(failure))) return;
     this.proxy.o.logger.debug({ target: keyString(this.target.key), endpoint: endpoint?.id, err: err.message, failure }, 'upstream request failed');
     if (failure === 'timeout') return this.refuse(504, `${keyString(this.target.key)} sent no response headers within ${this.proxy.o.upstreamTimeoutMs / 1000} s\n`);
     this.refuse(502, `the upstream request to ${keyString(this.target.key)} failed (${failure})\n`);
@@ -442,11 +456,9 @@ class UpgradeExchange extends HeldRequest {
 
   protected forward(endpoint: Endpoint): void {
     if (this.done) return void this.target.release(endpoint);
-    this.endpoint = endpoint;
-    this.attempts++;
+    this.take(endpoint);
     const req = this.req;
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { client: clientAddress(req.socket.remoteAddress), host: req.headers.host ?? '' },
-      req.headers.upgrade ?? 'websocket');
+    const headers = forwardedHeaders(req, req.headers.upgrade ?? 'websocket');
     let head = `${req.method} ${originForm(req.url ?? '/')} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     const up = netConnect({ host: endpoint.host, port: endpoint.port, timeout: this.proxy.o.connectTimeoutMs ?? 2000 });
@@ -476,9 +488,9 @@ class UpgradeExchange extends HeldRequest {
     const failure = classify(err);
     this.target.countUpstreamError(failure);
     if (this.connected) return void this.socket.destroy();
-    if (failure === 'connect-refused' || failure === 'connect-timeout') this.proxy.o.onConnectFailure?.(this.target, endpoint);
+    if (isConnectFailure(failure)) this.proxy.o.onConnectFailure?.(this.target, endpoint);
     // Nothing reached the upstream yet (the handshake is sent once connected): any failure may go again.
-    if (failure !== 'error' && this.retry(endpoint, failure === 'connect-refused' || failure === 'connect-timeout')) return;
+    if (failure !== 'error' && this.retry(endpoint, isConnectFailure(failure))) return;
     this.refuse(502, `the upstream connection to ${keyString(this.target.key)} failed (${failure})\n`);
   }
 

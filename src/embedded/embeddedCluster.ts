@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RunningActivator, startActivator } from '../activator/activator.js';
-import type { StaticTarget } from '../activator/routesFile.js';
+import type { StaticRoute } from '../activator/routesFile.js';
 import { StaticRoutes } from '../activator/staticRoutes.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -141,7 +141,7 @@ export class EmbeddedCluster {
       await d.start(resolved.decider.initialScale);
     }
 
-    const targets: StaticTarget[] = [...this.deployments.values()].filter((d) => d.plan.path === 'activator').map((d) => ({
+    const targets: StaticRoute[] = [...this.deployments.values()].filter((d) => d.plan.path === 'activator').map((d) => ({
       key: d.plan.key, hosts: [d.plan.host], pathPrefix: '/', containerConcurrency: d.plan.revision.settings.containerConcurrency ?? 0,
       endpoints: d.ports.map((port) => ({ host: DEMO_HOST, port })),
     }));
@@ -196,9 +196,9 @@ export class EmbeddedCluster {
   /**
    * A pod that stopped listening leaves the activator's ready endpoints at
    * once, as a terminating pod leaves its EndpointSlice in Kubernetes. The
-   * static prober alone would notice only at its next probe (up to 500 ms):
-   * after a large scale-down, a request could meet three stopped pods in a
-   * row, and the activator answers 502 after three refused connects.
+   * static prober alone would notice only at its next probe (up to 500 ms),
+   * and after a large scale-down requests would spend refused connects on
+   * stopped pods until then.
    */
   private takeOutOfRotation(key: RevisionKey, listening: ReadonlySet<number>): void {
     const target = this.activator?.router.get(key);
