@@ -7,12 +7,10 @@ import { makeResumableInformer } from '../k8s/watch.js';
 import type { Logger } from '../log.js';
 import { keyString } from '../metrics/revisionKey.js';
 import type { RouteSource, RouteUpdates } from './activator.js';
+import { readySlices, SERVICE_NAME_LABEL } from './endpointSlices.js';
 import { nextPeerView, type PeerView, peersFromEndpointSlices, UNKNOWN_PEERS } from './peers.js';
 import type { TargetConfig } from './router.js';
 import type { EndpointAddress } from './target.js';
-
-/** The label the EndpointSlice controller puts on a Service's slices. */
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 export interface KubernetesRoutesOptions {
   kubeConfig: KubeConfig;
@@ -254,21 +252,12 @@ export class KubernetesRoutes implements RouteSource {
     }
     this.reported.delete(`${r.serviceKey}#service`);
     const portName = servicePort.name ?? '';
-    // A dual-stack Service has a slice per address family, each listing every pod: one family only,
-    // the Service's primary, or a pod would count twice against its concurrency limit.
+    // The Service's primary family: a pod listed twice would count twice against its concurrency limit.
     const family = service.spec?.ipFamilies?.[0] ?? 'IPv4';
     const out: EndpointAddress[] = [];
-    for (const inf of this.slices) {
-      for (const slice of inf.list(namespace)) {
-        if (slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name || slice.addressType !== family) continue;
-        const port = slice.ports?.find((p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === 'TCP')?.port;
-        if (port === undefined) continue;
-        for (const e of slice.endpoints ?? []) {
-          // Unknown readiness counts as ready, as the EndpointSlice API says consumers should read it.
-          if (e.conditions?.ready === false) continue;
-          for (const host of e.addresses) out.push({ host, port, ready: true });
-        }
-      }
+    for (const { slice, addresses } of readySlices(this.slices.flatMap((inf) => inf.list(namespace)), name, family)) {
+      const port = slice.ports?.find((p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === 'TCP')?.port;
+      if (port !== undefined) for (const host of addresses) out.push({ host, port, ready: true });
     }
     return out;
   }

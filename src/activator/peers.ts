@@ -1,4 +1,5 @@
 import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { readySlices } from './endpointSlices.js';
 
 /**
  * Where this activator stands among the activator replicas that share the
@@ -84,14 +85,7 @@ export function assignSlice<T>(sorted: readonly T[], selfIndex: number, activato
 export function peersFromEndpointSlices(slices: readonly V1EndpointSlice[], serviceName: string, podIP: string | undefined): PeerView & { addresses: string[] } {
   const family = podIP?.includes(':') ? 'IPv6' : 'IPv4';
   const addresses = new Set<string>();
-  for (const s of slices) {
-    if (s.metadata?.labels?.['kubernetes.io/service-name'] !== serviceName || s.addressType !== family) continue;
-    for (const e of s.endpoints ?? []) {
-      // Unknown readiness counts as ready, as the EndpointSlice API says consumers should read it.
-      if (e.conditions?.ready === false) continue;
-      for (const a of e.addresses) addresses.add(a);
-    }
-  }
+  for (const s of readySlices(slices, serviceName, family)) for (const a of s.addresses) addresses.add(a);
   const sorted = [...addresses].sort(byCodeUnits);
   return { addresses: sorted, count: sorted.length, selfIndex: podIP === undefined ? -1 : sorted.indexOf(podIP) };
 }

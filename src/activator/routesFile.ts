@@ -1,9 +1,10 @@
 import { parse as parseYaml } from 'yaml';
+import { isMap, onlyFields } from '../config/stringMap.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { TargetConfig } from './router.js';
 
-/** A target of a `--routes` file: its route and the static endpoints behind it. */
-export interface StaticTarget extends TargetConfig {
+/** A route of a `--routes` file: a target, its hosts and the static endpoints behind it. */
+export interface StaticRoute extends TargetConfig {
   endpoints: { host: string; port: number }[];
 }
 
@@ -19,10 +20,6 @@ type Obj = Record<string, unknown>;
 const FIELDS = ['host', 'pathPrefix', 'namespace', 'name', 'endpoints', 'containerConcurrency'];
 /** A DNS name or an IPv4 address, as a Host header carries it (no port, no scheme). */
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function nonEmpty(obj: Obj, field: string, path: string): string {
   const v = obj[field];
@@ -59,7 +56,7 @@ function endpoint(v: unknown, path: string): { host: string; port: number } {
  * The same namespace/name may be listed with several hosts; its endpoints and
  * limit must then agree. Two entries for one host and path are a mistake.
  */
-export function parseRoutesFile(text: string): StaticTarget[] {
+export function parseRoutesFile(text: string): StaticRoute[] {
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -67,12 +64,12 @@ export function parseRoutesFile(text: string): StaticTarget[] {
     throw new RoutesFileError('(file)', `not valid YAML: ${(err as Error).message}`);
   }
   if (!Array.isArray(doc) || doc.length === 0) throw new RoutesFileError('(file)', 'must be a non-empty YAML list of routes');
-  const byKey = new Map<string, StaticTarget>();
+  const byKey = new Map<string, StaticRoute>();
   const seenRoutes = new Set<string>();
   doc.forEach((raw: unknown, i: number) => {
     const path = `[${i}]`;
-    if (!isObject(raw)) throw new RoutesFileError(path, 'must be a map with host, namespace, name and endpoints');
-    for (const k of Object.keys(raw)) if (!FIELDS.includes(k)) throw new RoutesFileError(`${path}.${k}`, `unknown field (expected one of ${FIELDS.join(', ')})`);
+    if (!isMap(raw)) throw new RoutesFileError(path, 'must be a map with host, namespace, name and endpoints');
+    onlyFields(raw, path, FIELDS, (p, m) => new RoutesFileError(p, m));
     const host = nonEmpty(raw, 'host', path).toLowerCase();
     if (!HOSTNAME.test(host)) throw new RoutesFileError(`${path}.host`, `must be a host name as in a Host header, without scheme, port or path; got ${JSON.stringify(raw.host)}`);
     const pathPrefix = raw.pathPrefix === undefined ? '/' : nonEmpty(raw, 'pathPrefix', path);

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { RouteSource, RouteUpdates } from './activator.js';
 import type { PeerView } from './peers.js';
-import type { StaticTarget } from './routesFile.js';
+import type { StaticRoute } from './routesFile.js';
 import type { Endpoint, Target } from './target.js';
 
 export interface StaticRoutesOptions {
@@ -38,7 +38,7 @@ export class StaticRoutes implements RouteSource {
   private stopped = false;
   private started = false;
 
-  constructor(private readonly targets: readonly StaticTarget[], private readonly updates: RouteUpdates, o: StaticRoutesOptions = {}) {
+  constructor(private readonly targets: readonly StaticRoute[], private readonly updates: RouteUpdates, o: StaticRoutesOptions = {}) {
     this.intervalMs = o.intervalMs ?? 500;
     this.timeoutMs = o.timeoutMs ?? 400;
     this.peers = o.peers;

@@ -4,7 +4,7 @@ import { resolveRevision, type RevisionSettings } from '../config/revisionConfig
 import type { RevisionKey } from '../metrics/revisionKey.js';
 import type { PodTarget } from '../metrics/scraper.js';
 import type { MetricsSource } from './autoscalerService.js';
-import { toStringMap } from '../config/stringMap.js';
+import { isMap, onlyFields, toStringMap } from '../config/stringMap.js';
 
 /** A revision of a `--targets` file: its settings and the pod metric URLs to scrape. */
 export interface StaticTarget {
@@ -23,16 +23,8 @@ export class TargetsFileError extends Error {
 }
 
 type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function only(obj: Obj, path: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) throw new TargetsFileError(path ? `${path}.${k}` : k, `unknown field (expected one of ${allowed.join(', ')})`);
-  }
-}
+const fieldError = (p: string, m: string) => new TargetsFileError(p, m);
+const only = (obj: Obj, path: string, allowed: readonly string[]) => onlyFields(obj, path, allowed, fieldError);
 
 function str(obj: Obj, field: string, path: string): string {
   const v = obj[field];
@@ -40,10 +32,10 @@ function str(obj: Obj, field: string, path: string): string {
   return v;
 }
 
-const stringMap = (v: unknown, path: string) => toStringMap(v, path, (p, m) => new TargetsFileError(p, m));
+const stringMap = (v: unknown, path: string) => toStringMap(v, path, fieldError);
 
 function pod(v: unknown, path: string): PodTarget {
-  if (!isObject(v)) throw new TargetsFileError(path, 'must be a map with name and url');
+  if (!isMap(v)) throw new TargetsFileError(path, 'must be a map with name and url');
   only(v, path, ['name', 'url', 'startedAt']);
   const url = str(v, 'url', path);
   let parsed: URL;
@@ -86,14 +78,14 @@ export function parseTargetsFile(text: string): StaticTarget[] {
   } catch (err) {
     throw new TargetsFileError('(file)', `not valid YAML: ${(err as Error).message}`);
   }
-  if (!isObject(doc)) throw new TargetsFileError('(file)', 'must be a map with a "revisions" list');
+  if (!isMap(doc)) throw new TargetsFileError('(file)', 'must be a map with a "revisions" list');
   only(doc, '', ['config', 'revisions']);
   const shared = stringMap(doc.config, 'config');
   if (!Array.isArray(doc.revisions) || doc.revisions.length === 0) throw new TargetsFileError('revisions', 'must be a non-empty list');
   const seen = new Set<string>();
   return doc.revisions.map((raw: unknown, i: number) => {
     const path = `revisions[${i}]`;
-    if (!isObject(raw)) throw new TargetsFileError(path, 'must be a map');
+    if (!isMap(raw)) throw new TargetsFileError(path, 'must be a map');
     only(raw, path, ['namespace', 'name', 'config', 'annotations', 'containerConcurrency', 'reachable', 'metricsSource', 'pods']);
     const key = { namespace: str(raw, 'namespace', path), name: str(raw, 'name', path) };
     const id = `${key.namespace}/${key.name}`;

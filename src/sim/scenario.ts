@@ -5,7 +5,7 @@ import { CONFIG_KEYS } from '../config/autoscalerConfig.js';
 import { ConfigError } from '../config/errors.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { resolveRevision, type RevisionSettings } from '../config/revisionConfig.js';
-import { toStringMap } from '../config/stringMap.js';
+import { isMap, toStringMap } from '../config/stringMap.js';
 import { type DistributionSpec, lognormalParameters } from './distribution.js';
 import { Random } from './random.js';
 import { parseAzureTrace, parseTimestampCsv, TraceError } from './traces.js';
@@ -62,10 +62,9 @@ export interface Scenario {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function obj(v: unknown, path: string, allowed: readonly string[]): Obj {
-  if (!isObj(v)) throw new ScenarioError(path, 'must be a map');
+  if (!isMap(v)) throw new ScenarioError(path, 'must be a map');
   for (const k of Object.keys(v)) if (!allowed.includes(k)) throw new ScenarioError(`${path}.${k}`, `unknown key (expected one of ${allowed.join(', ')})`);
   return v;
 }
@@ -169,7 +168,7 @@ function rate(v: unknown, path: string): RateSpec {
 }
 
 function workload(v: unknown, path: string, baseDir: string, rng: Random): WorkloadSpec {
-  if (isObj(v) && 'trace' in v) {
+  if (isMap(v) && 'trace' in v) {
     const o = obj(obj(v, path, ['trace']).trace, `${path}.trace`, ['csv', 'azure', 'function']);
     const file = o.csv ?? o.azure;
     const key = o.csv !== undefined ? 'csv' : 'azure';
@@ -218,7 +217,7 @@ function policy(v: unknown, path: string): PolicySpec {
   const behavior = obj(h.behavior ?? {}, `${path}.hpa.behavior`, ['scaleUp', 'scaleDown']);
   const scaleDown = scalingRules(behavior.scaleDown, `${path}.hpa.behavior.scaleDown`, defaultScaleDownRules(), tolerance);
   if (h.scaleDownStabilization !== undefined) {
-    if (isObj(behavior.scaleDown) && 'stabilizationWindowSeconds' in behavior.scaleDown) {
+    if (isMap(behavior.scaleDown) && 'stabilizationWindowSeconds' in behavior.scaleDown) {
       throw new ScenarioError(`${path}.hpa.scaleDownStabilization`, 'give either this or behavior.scaleDown.stabilizationWindowSeconds, not both');
     }
     scaleDown.stabilizationWindowSeconds = stabilizationWindow(h.scaleDownStabilization, `${path}.hpa.scaleDownStabilization`);

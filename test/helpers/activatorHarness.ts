@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse, Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ActivatorOptions, type RunningActivator, startActivator } from '../../src/activator/activator.js';
-import type { StaticTarget } from '../../src/activator/routesFile.js';
+import type { StaticRoute } from '../../src/activator/routesFile.js';
 import { StaticRoutes } from '../../src/activator/staticRoutes.js';
 import { silentLogger } from '../../src/log.js';
 import type { RevisionStat } from '../../src/metrics/wireStats.js';
@@ -53,7 +53,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export function staticTarget(name: string, ports: number[], extra: Partial<StaticTarget> = {}): StaticTarget {
+export function staticTarget(name: string, ports: number[], extra: Partial<StaticRoute> = {}): StaticRoute {
   return {
     key: { namespace: 'default', name }, hosts: [`${name}.example.com`], pathPrefix: '/', containerConcurrency: 0,
     endpoints: ports.map((port) => ({ host: '127.0.0.1', port })), ...extra,
@@ -61,7 +61,7 @@ export function staticTarget(name: string, ports: number[], extra: Partial<Stati
 }
 
 /** An in-process activator over static targets, collecting the stats it would send to kpa (unless statsUrl is given). */
-export async function startTestActivator(targets: StaticTarget[], options: Partial<ActivatorOptions> = {}, probeMs = 100):
+export async function startTestActivator(targets: StaticRoute[], options: Partial<ActivatorOptions> = {}, probeMs = 100):
   Promise<RunningActivator & { stats: RevisionStat[][]; routes: StaticRoutes }> {
   const stats: RevisionStat[][] = [];
   let routes: StaticRoutes | undefined;
