@@ -34,10 +34,15 @@ export interface Decision {
   readonly delayedFrom: number | null;
 }
 
-/** No data to decide on (Knative's invalid ScaleResult): not a scale to zero. */
+/**
+ * No decision (Knative's invalid ScaleResult): not a scale to zero. `out-of-range`
+ * is kpa's own: Knative's arithmetic overflowed (a non-finite window value, or a
+ * desired count past int32 that Go turns into MinInt32), which Knative would
+ * report as a valid negative count.
+ */
 export interface NoDecision {
   readonly valid: false;
-  readonly reason: 'no-data' | 'not-collecting';
+  readonly reason: 'no-data' | 'not-collecting' | 'out-of-range';
 }
 
 export type ScaleResult = Decision | NoDecision;
@@ -112,6 +117,11 @@ export class Decider {
     const panicPodsWanted = Math.ceil(panic / spec.targetValue);
     let desiredStable = goInt32(Math.min(Math.max(stablePodsWanted, maxScaleDown), maxScaleUp));
     let desiredPanic = goInt32(Math.min(Math.max(panicPodsWanted, maxScaleDown), maxScaleUp));
+    // Knative would go on with MinInt32 (or an infinite window value) and call the
+    // result valid; refuse before the panic state takes it in.
+    if (desiredStable < 0 || desiredPanic < 0 || !Number.isFinite(stable) || !Number.isFinite(panic)) {
+      return OUT_OF_RANGE_RESULT;
+    }
 
     const activationScale = spec.activationScale;
     if (activationScale > 1) {
@@ -173,3 +183,4 @@ export class Decider {
 
 const NO_DATA_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'no-data' });
 const NOT_COLLECTING_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'not-collecting' });
+const OUT_OF_RANGE_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'out-of-range' });

@@ -13,8 +13,11 @@ function n(x: number): string {
  */
 export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWindowSeconds: number): string {
   if (!result.valid) {
-    return result.reason === 'no-data'
-      ? `no data: nothing recorded in the last ${spec.stableWindowSeconds} s stable window; the previous scale stands`
+    if (result.reason === 'no-data') {
+      return `no data: nothing recorded in the last ${spec.stableWindowSeconds} s stable window; the previous scale stands`;
+    }
+    return result.reason === 'out-of-range'
+      ? 'out of range: the window values overflow the decision arithmetic; the previous scale stands'
       : 'not collecting metrics for this revision';
   }
   const unit = spec.scalingMetric === 'rps' ? 'rps' : 'concurrent requests';

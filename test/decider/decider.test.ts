@@ -47,6 +47,21 @@ describe('Decider.scale — single tick', () => {
     const decider = new Decider(deciderSpec(), new FakeMetrics(0, 0, false), 1, 0);
     expect(decider.scale(2, 1)).toEqual({ valid: false, reason: 'no-data' });
   });
+
+  // Knative's int32(ceil(x)) turns a desired count past int32 into MinInt32 and calls it valid.
+  it.each([
+    { name: 'a desired count past int32', stable: 1e308, panic: 1e308, ready: 3_000_000, spec: { maxScaleUpRate: 1000 } },
+    { name: 'an infinite stable value', stable: Infinity, panic: 10 },
+    { name: 'an infinite panic value', stable: 10, panic: Infinity },
+    { name: 'a huge value with max-scale-up-rate Inf', stable: 1e20, panic: 1e20, spec: { maxScaleUpRate: Infinity } },
+  ])('$name is out of range, never a valid negative count', ({ stable, panic, spec, ready }: {
+    stable: number; panic: number; spec?: Parameters<typeof deciderSpec>[0]; ready?: number;
+  }) => {
+    const decider = new Decider(deciderSpec(spec), new FakeMetrics(stable, panic), 1, 0);
+    expect(decider.scale(2, ready ?? 1)).toEqual({ valid: false, reason: 'out-of-range' });
+    // The refusal leaves the panic state alone.
+    expect(decider.inPanic).toBe(false);
+  });
 });
 
 describe('Decider.scale — panic mode', () => {
