@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { ConfigError, NON_FINITE_RULE } from './errors.js';
 import {
   type AutoscalerConfig, HPA_CLASS, KPA_CLASS, PANIC_THRESHOLD_PERCENTAGE_MAX, PANIC_THRESHOLD_PERCENTAGE_MIN,
   PANIC_WINDOW_PERCENTAGE_MAX, PANIC_WINDOW_PERCENTAGE_MIN, TARGET_MIN, WINDOW_MAX_SECONDS, WINDOW_MIN_SECONDS,
@@ -156,6 +156,7 @@ function validateFloats(anns: Annotations): void {
     if (!a) return;
     const v = parseGoFloat(a.value);
     if (v === undefined) invalid(a.key, a.value, 'must be a number');
+    if (!Number.isFinite(v)) invalid(a.key, a.value, NON_FINITE_RULE);
     if (!ok(v)) invalid(a.key, a.value, rule);
   };
   check('panicWindowPercentage', (v) => !(v < PANIC_WINDOW_PERCENTAGE_MIN || v > PANIC_WINDOW_PERCENTAGE_MAX),

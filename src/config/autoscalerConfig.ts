@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { ConfigError, NON_FINITE_RULE } from './errors.js';
 import {
   formatGoDuration, NANOS_PER_SECOND, parseGoBool, parseGoDurationNanos, parseGoFloat, parseGoInt,
 } from './goParse.js';
@@ -133,7 +133,10 @@ export function autoscalerConfigFromMap(data: Readonly<Record<string, string>>):
     switch (kind) {
       case 'string': parsed = raw.trim(); break;
       case 'bool': parsed = parseGoBool(raw); break;
-      case 'float': parsed = parseGoFloat(raw); break;
+      case 'float':
+        parsed = parseGoFloat(raw);
+        if (parsed !== undefined && !Number.isFinite(parsed)) throw new ConfigError(key, raw, NON_FINITE_RULE);
+        break;
       case 'int32': parsed = parseGoInt(raw, 32); break;
       case 'duration': {
         const nanos = parseGoDurationNanos(raw);

@@ -15,3 +15,10 @@ export class ConfigError extends Error {
     this.rule = rule;
   }
 }
+
+/**
+ * kpa refuses NaN and ±Inf in every float setting, a deliberate divergence:
+ * Go's ParseFloat accepts them and Knative's range checks let NaN through,
+ * and then every decision comes out as MinInt32.
+ */
+export const NON_FINITE_RULE = 'must be a finite number (kpa refuses NaN and ±Inf, which Knative would accept)';

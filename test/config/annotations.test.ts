@@ -75,3 +75,19 @@ describe('validateAnnotations', () => {
     expect((error as ConfigError).message).toContain(key);
   });
 });
+
+describe('non-finite float annotations (a deliberate divergence from Knative)', () => {
+  const names = ['target', 'target-utilization-percentage', 'target-burst-capacity', 'panic-window-percentage', 'panic-threshold-percentage'];
+  const cases = names.flatMap((name) => ['NaN', 'Inf', '-Inf'].map((value) => ({ key: `autoscaling.knative.dev/${name}`, value })));
+  it.each(cases)('$key=$value is refused, naming the annotation', ({ key, value }) => {
+    let error: unknown;
+    try {
+      validateAnnotations(autoscalerConfigFromMap({}), { [key]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).key).toBe(key);
+    expect((error as ConfigError).rule).toMatch(/finite/);
+  });
+});

@@ -80,3 +80,23 @@ describe('autoscalerConfigFromMap (NewConfigFromMap + validation)', () => {
     expect(e.message).toContain(key);
   });
 });
+
+describe('non-finite floats (a deliberate divergence from Knative)', () => {
+  const floatKeys = [
+    'max-scale-up-rate', 'max-scale-down-rate', 'container-concurrency-target-percentage',
+    'container-concurrency-target-default', 'requests-per-second-target-default', 'target-burst-capacity',
+    'panic-window-percentage', 'activator-capacity', 'panic-threshold-percentage',
+  ];
+  const cases = floatKeys.flatMap((key) => ['NaN', 'Inf', '-Inf', '+Infinity', 'infinity'].map((value) => ({ key, value })));
+  it.each(cases)('$key=$value is refused, naming the key', ({ key, value }) => {
+    let error: unknown;
+    try {
+      autoscalerConfigFromMap({ [key]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).key).toBe(key);
+    expect((error as ConfigError).rule).toMatch(/finite/);
+  });
+});

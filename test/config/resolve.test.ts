@@ -71,8 +71,6 @@ describe('makeDeciderSpec and makeMetricSpec', () => {
     { name: '1 % of 6 s is at least 1 s', anns: { [A('window')]: '6s', [A('panic-window-percentage')]: '1' }, stable: 6, panic: 1 },
     { name: '15 % of 10 s rounds half away from zero', anns: { [A('window')]: '10s', [A('panic-window-percentage')]: '15' }, stable: 10, panic: 2 },
     { name: '100 %', anns: { [A('panic-window-percentage')]: '100' }, stable: 60, panic: 60 },
-    // NaN passes Knative's range check; Go turns the NaN duration into MinInt64, floored at one bucket.
-    { name: 'NaN % is 1 s, as in Go', anns: { [A('panic-window-percentage')]: 'NaN' }, stable: 60, panic: 1 },
   ])('metric windows: $name', ({ anns, stable, panic }) => {
     expect(makeMetricSpec(rev(anns), defaults)).toMatchObject({ stableWindowSeconds: stable, panicWindowSeconds: panic });
   });
@@ -105,6 +103,13 @@ describe('resolveRevision', () => {
   it('validates config and annotations together', () => {
     expect(() => resolveRevision({ config: { 'max-scale-limit': '5', 'max-scale': '5' }, annotations: { [A('max-scale')]: '6' } }))
       .toThrow(/max-scale.*max-scale-limit/);
+  });
+  // Issue 15: each of these gave desiredPodCount -2147483648 on every decision.
+  it.each([
+    { name: 'max-scale-down-rate NaN', settings: { config: { 'max-scale-down-rate': 'NaN' } }, key: 'max-scale-down-rate' },
+    { name: 'target NaN', settings: { annotations: { [A('target')]: 'NaN' } }, key: A('target') },
+  ])('refuses $name, naming the key', ({ settings, key }) => {
+    expect(() => resolveRevision(settings)).toThrow(expect.objectContaining({ key }));
   });
   it('resolves a revision with container concurrency', () => {
     const r = resolveRevision({ containerConcurrency: 10, config: { 'stable-window': '30s' } });
