@@ -80,7 +80,7 @@ export function parsePrometheusText(text: string): Sample[] {
   return samples;
 }
 
-/** The pod's Stat from queue-proxy's Prometheus text; missing series count as 0. */
+/** The pod's Stat from queue-proxy's Prometheus text; missing series count as 0. The values are checked by the caller (checkStat). */
 export function statFromPrometheusText(text: string, podName: string): Stat {
   const stat = emptyStat(podName);
   const byName = new Map<string, keyof typeof QUEUE_PROXY_SERIES>(
@@ -92,9 +92,6 @@ export function statFromPrometheusText(text: string, podName: string): Stat {
     // As Knative's statFromPrometheus: the first sample of each series counts.
     if (!field || seen.has(field)) continue;
     seen.add(field);
-    if (!Number.isFinite(sample.value) || sample.value < 0) {
-      throw new PrometheusTextError(0, `${sample.name} must be a finite number ≥ 0, got ${sample.value}`);
-    }
     stat[field] = sample.value;
   }
   return stat;

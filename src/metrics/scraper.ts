@@ -1,6 +1,6 @@
 import { aggregateScrapedStats, sampleSize, type ScrapablePod, scrapeOrder } from './scrapeSampling.js';
 import { statFromPrometheusText } from './prometheusText.js';
-import type { Stat } from './stat.js';
+import { checkStat, DEFAULT_STAT_BOUNDS, describeRejection, type Stat, type StatBounds, type StatRejection } from './stat.js';
 import { decodeStat } from './wireStats.js';
 
 /** A ready pod to scrape: queue-proxy's metrics URL, normally `http://POD_IP:9090/metrics`. */
@@ -15,7 +15,8 @@ export type ScrapeOutcome =
   | { readonly kind: 'error'; readonly message: string };
 
 export class ScrapeError extends Error {
-  constructor(readonly url: string, readonly reason: string) {
+  /** Set when the pod answered with a stat kpa refuses (not finite, negative, past the bounds). */
+  constructor(readonly url: string, readonly reason: string, readonly rejection?: StatRejection) {
     super(`${url}: ${reason}`);
     this.name = 'ScrapeError';
   }
@@ -64,7 +65,9 @@ async function readBody(response: Response, maxBytes: number, url: string): Prom
  * timeout covers the whole exchange, body included; bodies past
  * `maxBodyBytes` are refused.
  */
-export async function fetchPodStat(pod: PodTarget, timeoutMs: number, maxBodyBytes = MAX_SCRAPE_BODY_BYTES): Promise<Stat> {
+export async function fetchPodStat(
+  pod: PodTarget, timeoutMs: number, maxBodyBytes = MAX_SCRAPE_BODY_BYTES, bounds: StatBounds = DEFAULT_STAT_BOUNDS,
+): Promise<Stat> {
   let response: Response;
   try {
     response = await fetch(pod.url, {
@@ -78,9 +81,14 @@ export async function fetchPodStat(pod: PodTarget, timeoutMs: number, maxBodyByt
     if (response.status < 200 || response.status >= 300) throw new ScrapeError(pod.url, `HTTP status ${response.status}`);
     const type = (response.headers.get('content-type') ?? '').split(';')[0].trim();
     const body = await readBody(response, maxBodyBytes, pod.url);
-    if (type === PROTOBUF_MIME) return decodeStat(body);
-    if (type === 'text/plain') return statFromPrometheusText(new TextDecoder().decode(body), pod.name);
-    throw new ScrapeError(pod.url, `unexpected content type ${JSON.stringify(type)}`);
+    let stat: Stat | StatRejection;
+    if (type === PROTOBUF_MIME) stat = decodeStat(body, bounds);
+    else if (type === 'text/plain') {
+      stat = statFromPrometheusText(new TextDecoder().decode(body), pod.name);
+      stat = checkStat(stat, bounds) ?? stat;
+    } else throw new ScrapeError(pod.url, `unexpected content type ${JSON.stringify(type)}`);
+    if ('reason' in stat) throw new ScrapeError(pod.url, describeRejection(stat, bounds), stat);
+    return stat;
   } catch (err) {
     if (err instanceof ScrapeError) throw err;
     throw new ScrapeError(pod.url, failureReason(err as Error, timeoutMs));
@@ -94,6 +102,10 @@ export interface RevisionScraperOptions {
   random?: () => number;
   /** Replaceable for tests and the simulator's in-memory pods. */
   fetchStat?: (pod: PodTarget, timeoutMs: number) => Promise<Stat>;
+  /** What a pod may report; a pod past them fails its scrape. */
+  bounds?: StatBounds;
+  /** Each refused pod stat, for the rejected-stats counter. */
+  onRejected?: (rejection: StatRejection) => void;
 }
 
 /**
@@ -108,11 +120,14 @@ export class RevisionScraper {
   private readonly timeoutMs: number;
   private readonly random: () => number;
   private readonly fetchStat: (pod: PodTarget, timeoutMs: number) => Promise<Stat>;
+  private readonly onRejected: (rejection: StatRejection) => void;
 
   constructor(options: RevisionScraperOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_SCRAPE_TIMEOUT_MS;
     this.random = options.random ?? Math.random;
-    this.fetchStat = options.fetchStat ?? fetchPodStat;
+    const bounds = options.bounds ?? DEFAULT_STAT_BOUNDS;
+    this.fetchStat = options.fetchStat ?? ((pod, timeoutMs) => fetchPodStat(pod, timeoutMs, MAX_SCRAPE_BODY_BYTES, bounds));
+    this.onRejected = options.onRejected ?? (() => undefined);
   }
 
   async scrape(pods: readonly PodTarget[], now: number, stableWindowSeconds: number): Promise<ScrapeOutcome> {
@@ -129,6 +144,7 @@ export class RevisionScraper {
           results.push(await this.fetchStat(pod, this.timeoutMs));
           return true;
         } catch (err) {
+          if (err instanceof ScrapeError && err.rejection) this.onRejected(err.rejection);
           // The reason without the pod's URL: the revision's error stays the same from one scrape to the next.
           failures.push(err instanceof ScrapeError ? err.reason : (err as Error).message);
         }

@@ -2,7 +2,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
-import { type DecodedFrame, decodeBinaryFrame, decodeJsonFrame, type RevisionStat, StatDecodeError } from './wireStats.js';
+import { describeRejection, type StatRejection, type StatRejectReason } from './stat.js';
+import {
+  DEFAULT_DECODE_LIMITS, type DecodeLimits, isRejection, openBinaryFrame, openJsonFrame, type PendingFrame, type RevisionStat,
+} from './wireStats.js';
 
 /** Knative's statserver close code: tells the activator to reconnect (to the new leader). */
 export const CLOSE_SERVICE_RESTART = 1012;
@@ -14,18 +17,36 @@ export interface StatServerOptions {
   /** 0 picks a free port. */
   port: number;
   logger: Logger;
-  /** Receives each frame's valid stats as they arrive; the caller stamps them with its clock. */
+  /** Receives the valid stats of each slice of decoding; the caller stamps them with its clock. */
   onStats: (stats: RevisionStat[]) => void;
   maxFrameBytes?: number;
+  /** Value bounds and the messages-per-frame cap. */
+  limits?: DecodeLimits;
+  /** How long one turn of the event loop may spend decoding before it yields (ms). */
+  sliceMs?: number;
+  /** Frame bytes waiting to be decoded past which every stats socket is paused until the queue halves. */
+  maxQueuedBytes?: number;
 }
 
 /** Running totals, exported by the service as Prometheus counters. */
 export interface StatServerCounters {
   frames: number;
   stats: number;
-  decodeErrors: number;
+  /** Stats and frames refused, by reason (a refused frame counts once, whatever it held). */
+  rejected: Record<StatRejectReason, number>;
   connectionsOpened: number;
   connectionsOpen: number;
+  /** Times the sockets were paused because decoding fell behind. */
+  pauses: number;
+}
+
+export const DEFAULT_SLICE_MS = 5;
+export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
+/** Messages decoded between two looks at the time. */
+const MESSAGES_PER_CHECK = 256;
+
+export function emptyRejectCounts(): Record<StatRejectReason, number> {
+  return { 'not-finite': 0, negative: 0, 'above-bound': 0, 'missing-field': 0, malformed: 0, 'too-many-messages': 0 };
 }
 
 /** kubelet probes carry this header or user agent (knative.dev/networking's IsKubeletProbe). */
@@ -33,25 +54,56 @@ function isKubeletProbe(req: IncomingMessage): boolean {
   return req.headers['k-kubelet-probe'] !== undefined || (req.headers['user-agent'] ?? '').startsWith('kube-probe/');
 }
 
+interface QueuedFrame {
+  data: Buffer;
+  isBinary: boolean;
+  /** Opened on its turn: the messages, and the next one to decode. */
+  pending: PendingFrame | null;
+  next: number;
+}
+
 /**
  * The activator's side of Knative's stat protocol (pkg/autoscaler/statserver):
  * a websocket server whose binary frames are protobuf `WireStatMessages` (text
- * frames: the same as JSON). A frame that does not decode is logged and
- * dropped; the connection stays open. kubelet probes on the same port get 200.
+ * frames: the same as JSON). kubelet probes on the same port get 200.
+ *
+ * Frames are queued as they arrive and decoded in slices of `sliceMs`, one per
+ * turn of the event loop, so ticks, scrapes and HTTP keep their deadlines
+ * whatever arrives; when decoding falls behind by `maxQueuedBytes` the sockets
+ * are paused (TCP pushes back on the activators) instead of memory growing. A
+ * bad message is counted by reason and dropped, the rest of its frame kept; a
+ * frame that is not protobuf or JSON, or holds more than the messages cap, is
+ * dropped whole. The connection stays open in both cases.
  */
 export class StatServer {
-  readonly counters: StatServerCounters = { frames: 0, stats: 0, decodeErrors: 0, connectionsOpened: 0, connectionsOpen: 0 };
+  readonly counters: StatServerCounters = {
+    frames: 0, stats: 0, rejected: emptyRejectCounts(), connectionsOpened: 0, connectionsOpen: 0, pauses: 0,
+  };
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly logger: Logger;
   private readonly onStats: (stats: RevisionStat[]) => void;
-  /** Decode errors are logged at most once per second, with how many were suppressed. */
-  private lastErrorLogAt = 0;
-  private suppressedErrors = 0;
+  private readonly limits: DecodeLimits;
+  private readonly sliceMs: number;
+  private readonly maxQueuedBytes: number;
+  private readonly queue: QueuedFrame[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  private paused = false;
+  private draining: NodeJS.Immediate | null = null;
+  /** When this turn of the event loop's decoding budget runs out; null until a frame arrives in it. */
+  private turnEnds: number | null = null;
+  private closed = false;
+  /** Refusals are logged at most once per second, with how many were not logged. */
+  private lastRejectLogAt = 0;
+  private unloggedRejects = 0;
 
   private constructor(options: StatServerOptions) {
     this.logger = options.logger;
     this.onStats = options.onStats;
+    this.limits = options.limits ?? DEFAULT_DECODE_LIMITS;
+    this.sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
     this.http = createServer((req, res) => {
       if (isKubeletProbe(req)) {
@@ -83,10 +135,16 @@ export class StatServer {
     return (this.http.address() as AddressInfo).port;
   }
 
+  /** Frame bytes received and not yet decoded. */
+  get backlogBytes(): number {
+    return this.queuedBytes;
+  }
+
   private accept(ws: WebSocket): void {
     this.counters.connectionsOpened++;
     this.counters.connectionsOpen++;
-    ws.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
+    if (this.paused) ws.pause();
+    ws.on('message', (data: RawData, isBinary: boolean) => this.enqueue(data, isBinary));
     // ws closes with 1009 on its own when a frame exceeds maxPayload; errors end only this connection.
     ws.on('error', (err) => this.logger.debug({ err: err.message }, 'stats connection error'));
     ws.on('close', () => {
@@ -94,37 +152,110 @@ export class StatServer {
     });
   }
 
-  private receive(data: RawData, isBinary: boolean): void {
+  private enqueue(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
     this.counters.frames++;
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    let frame: DecodedFrame;
-    try {
-      frame = isBinary ? decodeBinaryFrame(bytes) : decodeJsonFrame(bytes.toString('utf8'));
-    } catch (err) {
-      if (!(err instanceof StatDecodeError)) throw err;
-      this.decodeError(err, bytes.length);
-      return;
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    this.queue.push({ data: bytes, isBinary, pending: null, next: 0 });
+    this.queuedBytes += bytes.length;
+    if (this.draining === null) {
+      // Decode at once while this turn of the event loop has budget left: a frame handled
+      // where it arrives is cheapest (short-lived buffers; TCP pushes back by itself).
+      const now = performance.now();
+      if (this.turnEnds === null) {
+        this.turnEnds = now + this.sliceMs;
+        setImmediate(() => {
+          this.turnEnds = null;
+        });
+      }
+      if (now < this.turnEnds) this.work(this.turnEnds);
+      if (this.queueHead < this.queue.length) this.draining = setImmediate(() => this.drain());
     }
-    for (const rejected of frame.rejected) this.decodeError(rejected, bytes.length);
-    if (frame.stats.length === 0) return;
-    this.counters.stats += frame.stats.length;
-    this.onStats(frame.stats);
+    if (!this.paused && this.queuedBytes > this.maxQueuedBytes) {
+      this.paused = true;
+      this.counters.pauses++;
+      for (const client of this.wss.clients) client.pause();
+    }
   }
 
-  private decodeError(err: StatDecodeError, frameBytes: number): void {
-    this.counters.decodeErrors++;
+  /** A later turn's slice, for what the arrival turn had no time left for. */
+  private drain(): void {
+    this.draining = null;
+    if (this.closed) return;
+    this.work(performance.now() + this.sliceMs);
+    if (this.queueHead < this.queue.length) this.draining = setImmediate(() => this.drain());
+  }
+
+  /** Decodes until the queue is empty or `deadline`, then hands over what was accepted. */
+  private work(deadline: number): void {
+    const accepted: RevisionStat[] = [];
+    // At least one group of messages per call, however short the slice.
+    while (this.queueHead < this.queue.length) {
+      const frame = this.queue[this.queueHead];
+      if (frame.pending === null) {
+        const opened = frame.isBinary ? openBinaryFrame(frame.data, this.limits) : openJsonFrame(frame.data.toString('utf8'), this.limits);
+        if ('reason' in opened) {
+          this.reject(opened, frame.data.length);
+          this.finishFrame();
+          if (performance.now() >= deadline) break;
+          continue;
+        }
+        frame.pending = opened;
+      }
+      const pending = frame.pending;
+      const end = Math.min(pending.count, frame.next + MESSAGES_PER_CHECK);
+      for (let i = frame.next; i < end; i++) {
+        const m = pending.decode(i);
+        if (isRejection(m)) this.reject(m, frame.data.length);
+        else accepted.push(m);
+      }
+      frame.next = end;
+      if (end === pending.count) this.finishFrame();
+      if (performance.now() >= deadline) break;
+    }
+    if (accepted.length > 0) {
+      this.counters.stats += accepted.length;
+      this.onStats(accepted);
+    }
+  }
+
+  private finishFrame(): void {
+    const frame = this.queue[this.queueHead];
+    this.queuedBytes -= frame.data.length;
+    this.queue[this.queueHead++] = undefined as unknown as QueuedFrame;
+    // Compact now and then rather than shift() on every frame.
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    if (this.paused && this.queuedBytes <= this.maxQueuedBytes / 2) {
+      this.paused = false;
+      for (const client of this.wss.clients) client.resume();
+    }
+  }
+
+  private reject(r: StatRejection, frameBytes: number): void {
+    this.counters.rejected[r.reason]++;
     const now = Date.now(); // adapter code: only paces logging
-    if (now - this.lastErrorLogAt < 1000) {
-      this.suppressedErrors++;
+    if (now - this.lastRejectLogAt < 1000) {
+      this.unloggedRejects++;
       return;
     }
-    this.logger.warn({ field: err.field, frameBytes, suppressed: this.suppressedErrors }, `dropped stats: ${err.message}`);
-    this.lastErrorLogAt = now;
-    this.suppressedErrors = 0;
+    this.logger.warn({ reason: r.reason, field: r.field, frameBytes, notLogged: this.unloggedRejects },
+      `dropped stats: ${describeRejection(r, this.limits.bounds)}`);
+    this.lastRejectLogAt = now;
+    this.unloggedRejects = 0;
   }
 
-  /** Closes every client with 1012 (service restart, as Knative) and frees the port. */
+  /** Closes every client with 1012 (service restart, as Knative) and frees the port; undecoded frames are dropped. */
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.draining) clearImmediate(this.draining);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
     for (const ws of this.wss.clients) ws.close(CLOSE_SERVICE_RESTART, 'Restarting');
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     // Clients that do not answer the close handshake are cut after a second.

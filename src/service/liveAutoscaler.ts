@@ -4,7 +4,9 @@ import { TICK_INTERVAL_SECONDS } from '../decider/decider.js';
 import type { Logger } from '../log.js';
 import { RevisionScraper } from '../metrics/scraper.js';
 import { ScrapeLoop } from '../metrics/scrapeLoop.js';
+import { DEFAULT_STAT_BOUNDS, type StatBounds } from '../metrics/stat.js';
 import { StatServer } from '../metrics/statServer.js';
+import { DEFAULT_MAX_MESSAGES_PER_FRAME } from '../metrics/wireStats.js';
 import type { Recorder } from '../recording/recorder.js';
 import { dashboardPlugin } from '../dashboard/plugin.js';
 import { AutoscalerService } from './autoscalerService.js';
@@ -28,6 +30,9 @@ export interface LiveAutoscalerOptions {
   scraper?: RevisionScraper;
   tickIntervalMs?: number;
   scrapeIntervalMs?: number;
+  /** What a stat may hold, on the websocket and from a pod (default: DEFAULT_STAT_BOUNDS). */
+  statBounds?: StatBounds;
+  maxMessagesPerFrame?: number;
 }
 
 /** The running service: the state, its HTTP app, the stat server and the timers. */
@@ -59,6 +64,10 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
     host: options.host,
     port: options.statsPort ?? DEFAULT_STATS_PORT,
     logger: logger.child({ component: 'statserver' }),
+    limits: {
+      bounds: options.statBounds ?? DEFAULT_STAT_BOUNDS,
+      maxMessagesPerFrame: options.maxMessagesPerFrame ?? DEFAULT_MAX_MESSAGES_PER_FRAME,
+    },
     onStats: (stats) => {
       for (const { key, stat } of stats) {
         if (service.recordStat(key, stat, 'activator')) metrics.statsReceived.inc({ source: 'activator' });
@@ -66,16 +75,26 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
       }
     },
   });
-  // The stat server counts decode errors itself; mirror them on scrape.
-  let decodeErrorsSeen = 0;
-  const syncDecodeErrors = (): void => {
-    metrics.decodeErrors.inc(statServer.counters.decodeErrors - decodeErrorsSeen);
-    decodeErrorsSeen = statServer.counters.decodeErrors;
+  // The stat server counts what it refuses itself; mirror it on scrape.
+  const seen = { ...statServer.counters.rejected, pauses: 0 };
+  const syncStatServer = (): void => {
+    for (const reason of Object.keys(seen) as (keyof typeof seen)[]) {
+      if (reason === 'pauses') continue;
+      const now = statServer.counters.rejected[reason];
+      if (now > seen[reason]) metrics.statsRejected.inc({ source: 'activator', reason }, now - seen[reason]);
+      seen[reason] = now;
+    }
+    metrics.statPauses.inc(statServer.counters.pauses - seen.pauses);
+    seen.pauses = statServer.counters.pauses;
+    metrics.statBacklogBytes.set(statServer.backlogBytes);
   };
 
   const scrapeLoop = new ScrapeLoop({
     targets: () => service.scrapeTargets(),
-    scraper: options.scraper ?? new RevisionScraper(),
+    scraper: options.scraper ?? new RevisionScraper({
+      bounds: options.statBounds,
+      onRejected: (r) => metrics.statsRejected.inc({ source: 'scraper', reason: r.reason }),
+    }),
     clock,
     logger: logger.child({ component: 'scraper' }),
     onStat: (key, stat) => {
@@ -93,7 +112,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   // The dashboard is served in every mode.
   const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: [dashboardPlugin(service, clock), ...(options.plugins ?? [])] });
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/metrics') syncDecodeErrors();
+    if (req.url === '/metrics') syncStatServer();
   });
   await app.listen({ host: options.host ?? '0.0.0.0', port: options.httpPort ?? DEFAULT_HTTP_PORT });
   listening = true;

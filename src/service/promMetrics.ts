@@ -12,7 +12,13 @@ const LABELS = ['namespace_name', 'revision_name'] as const;
 export class ServiceMetrics {
   readonly registry = new Registry();
   readonly statsReceived = new Counter({ name: 'kpa_stats_received_total', help: 'Stats recorded into collectors, by source.', labelNames: ['source'], registers: [this.registry] });
-  readonly decodeErrors = new Counter({ name: 'kpa_stat_decode_errors_total', help: 'Websocket stat messages that did not decode and were dropped.', registers: [this.registry] });
+  readonly statsRejected = new Counter({
+    name: 'kpa_stats_rejected_total',
+    help: 'Stats refused at the edge, by source (activator: the websocket; scraper: a pod) and reason (not-finite, negative, above-bound, missing-field, malformed, too-many-messages: a whole frame).',
+    labelNames: ['source', 'reason'], registers: [this.registry],
+  });
+  readonly statBacklogBytes = new Gauge({ name: 'kpa_stat_backlog_bytes', help: 'Websocket frame bytes received and not yet decoded.', registers: [this.registry] });
+  readonly statPauses = new Counter({ name: 'kpa_stat_socket_pauses_total', help: 'Times the stats sockets were paused because decoding fell behind.', registers: [this.registry] });
   readonly unknownRevisionStats = new Counter({ name: 'kpa_unknown_revision_stats_total', help: 'Stats dropped because no such revision is autoscaled.', registers: [this.registry] });
   readonly scrapeSeconds = new Histogram({
     name: 'kpa_scrape_duration_seconds', help: 'Time to scrape one revision\'s sample of pods.', labelNames: ['result'],

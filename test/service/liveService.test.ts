@@ -124,10 +124,44 @@ describe('live service over real sockets', () => {
     expect(service.snapshot({ namespace: 'default', name: 'ok' })!.desiredScale).toBe(2);
     expect(service.snapshot({ namespace: 'default', name: 'fails' })!.latest!.result).toEqual({ valid: false, reason: 'no-data' });
     const metrics = (await get<string>('/metrics')).body;
-    expect(metrics).toMatch(/kpa_stat_decode_errors_total 2/);
+    expect(metrics).toMatch(/kpa_stats_rejected_total\{source="activator",reason="malformed"\} 1/);
+    expect(metrics).toMatch(/kpa_stats_rejected_total\{source="activator",reason="not-finite"\} 1/);
     expect(metrics).toMatch(/kpa_unknown_revision_stats_total 1/);
     expect(hostile.open).toBe(true);
     await hostile.close();
+  });
+
+  // Issue 15: two stats of 1e308 in one second sent desired to MinInt32 "valid", and 1e20 skewed the stable value for good.
+  it('refuses huge finite stats at the stat server, so the revision goes on deciding from its real load', async () => {
+    const key = { namespace: 'default', name: 'target' };
+    live.service.upsertRevision(key, { config: CONFIG }, [], 'activator');
+    const hostile = await StatClient.connect(`ws://127.0.0.1:${live.statsPort}`);
+    await hostile.send([{ key, stat: stat(1e308, 0, 'a') }, { key, stat: stat(1e308, 0, 'b') }]);
+    await hostile.send([{ key, stat: stat(1e20, 0, 'a') }, { key, stat: stat(1, 1e20, 'a') }]);
+    await until(() => live.statServer.counters.rejected['above-bound'] === 4);
+    let accepted = live.statServer.counters.stats;
+    for (let s = 0; s < 8; s++) {
+      clock.advance(1);
+      await hostile.send([{ key, stat: stat(500, 500, 'a') }]);
+      await until(() => live.statServer.counters.stats === accepted + 1);
+      accepted++;
+      if (clock.now() % 2 === 0) live.tick();
+    }
+    const latest = live.service.snapshot(key)!.latest!.result;
+    expect(latest).toMatchObject({ valid: true, desiredPodCount: 8, stableValue: 500 });
+    const metrics = (await get<string>('/metrics')).body;
+    expect(metrics).toMatch(/kpa_stats_rejected_total\{source="activator",reason="above-bound"\} 4/);
+    await hostile.close();
+  });
+
+  it('fails the scrape of a pod reporting past the bounds, counting it, and never records its value', async () => {
+    const key = { namespace: 'default', name: 'liar' };
+    qp.set('l1', stat(1e20, 0, 'l1'));
+    live.service.upsertRevision(key, { config: CONFIG }, [{ name: 'l1', url: qp.url('l1'), startedAt: 0 }]);
+    for (let s = 0; s < 2; s++) await second();
+    expect(live.service.snapshot(key)!.latest!.result).toEqual({ valid: false, reason: 'no-data' });
+    const metrics = (await get<string>('/metrics')).body;
+    expect(metrics).toMatch(/kpa_stats_rejected_total\{source="scraper",reason="above-bound"\} 2/);
   });
 
   it('an activator stat with load decides a revision at zero at once; a scraped one waits for the tick (Knative pokes from its stat server)', () => {

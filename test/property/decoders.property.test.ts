@@ -1,0 +1,109 @@
+import { fromJson } from '@bufbuild/protobuf';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { WireStatMessageSchema } from '../../src/metrics/gen/stat_pb.js';
+import { DEFAULT_STAT_BOUNDS } from '../../src/metrics/stat.js';
+import {
+  decodeFrame, decodeStat, DEFAULT_DECODE_LIMITS, encodeBinaryFrame, isRejection, openBinaryFrame, openJsonFrame, type RevisionStat,
+} from '../../src/metrics/wireStats.js';
+
+const { maxConcurrency, maxRequestsPerSecond } = DEFAULT_STAT_BOUNDS;
+
+/** Every stat a decoder lets through is finite, ≥ 0 and within the bounds. */
+function assertBounded(stats: RevisionStat[]): void {
+  for (const { stat } of stats) {
+    for (const v of [stat.averageConcurrentRequests, stat.averageProxiedConcurrentRequests]) {
+      expect(v >= 0 && v <= maxConcurrency).toBe(true);
+    }
+    for (const v of [stat.requestCount, stat.proxiedRequestCount]) expect(v >= 0 && v <= maxRequestsPerSecond).toBe(true);
+    expect(Number.isFinite(stat.processUptime) && stat.processUptime >= 0).toBe(true);
+  }
+}
+
+/** Any double, including the ones an attacker picks: huge, tiny, negative zero, NaN, ±Inf. */
+const anyDouble = fc.oneof(
+  fc.double(),
+  fc.constantFrom(1e308, -1e308, 1e20, 1e6, 1e6 + 1, 1e8, 1e8 + 1, Number.MAX_VALUE, Number.MIN_VALUE, -0, NaN, Infinity, -Infinity),
+);
+const stat = fc.record({
+  podName: fc.string(), averageConcurrentRequests: anyDouble, averageProxiedConcurrentRequests: anyDouble,
+  requestCount: anyDouble, proxiedRequestCount: anyDouble, processUptime: anyDouble,
+});
+const message = fc.record({
+  key: fc.record({ namespace: fc.constantFrom('', 'ns', 'default'), name: fc.constantFrom('', 'rev', 'r-1') }),
+  stat,
+});
+
+describe('stat decoders under hostile input', () => {
+  it('random bytes never throw, and anything accepted is bounded', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+      const frame = openBinaryFrame(bytes);
+      assertBounded(decodeFrame(frame).stats);
+      expect(() => decodeStat(bytes)).not.toThrow();
+    }), { numRuns: 5_000 });
+  });
+
+  it('structured frames with huge, negative and non-finite values: accepted iff within the bounds', () => {
+    fc.assert(fc.property(fc.array(message, { maxLength: 40 }), (messages) => {
+      const { stats, rejected } = decodeFrame(openBinaryFrame(encodeBinaryFrame(messages)));
+      assertBounded(stats);
+      expect(stats.length + rejected.length).toBe(messages.length);
+    }), { numRuns: 2_000 });
+  });
+
+  it('a frame past the messages cap is refused whole, at any size', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 * DEFAULT_DECODE_LIMITS.maxMessagesPerFrame }), (count) => {
+      const empties = new Uint8Array(2 * count);
+      for (let i = 0; i < empties.length; i += 2) empties[i] = 0x0a;
+      const opened = openBinaryFrame(empties);
+      if (count > DEFAULT_DECODE_LIMITS.maxMessagesPerFrame) expect(opened).toMatchObject({ reason: 'too-many-messages' });
+      else expect('count' in opened && opened.count).toBe(count);
+    }), { numRuns: 50 });
+  });
+
+  // The hand-written JSON reader must accept exactly what protobuf's JSON mapping accepts.
+  const jsonValue = fc.oneof(
+    fc.double(), fc.integer(), fc.constantFrom('NaN', 'Infinity', '-Infinity', '1e3', '.5', '-2', '0x10', '', 'lots', null, true, [], {}),
+    fc.string({ maxLength: 6 }),
+  );
+  const statKey = fc.constantFrom(
+    'podName', 'pod_name', 'averageConcurrentRequests', 'average_concurrent_requests', 'requestCount', 'request_count',
+    'proxiedRequestCount', 'processUptime', 'timestamp', 'unknownField',
+  );
+  const jsonMessage = fc.record({
+    namespace: fc.oneof(fc.constant('ns'), jsonValue),
+    name: fc.constant('rev'),
+    stat: fc.dictionary(statKey, jsonValue, { maxKeys: 4 }),
+  }, { requiredKeys: ['name', 'stat'] });
+
+  it('JSON messages: accepted iff protobuf-es accepts them and the values are within bounds, with the same values', () => {
+    fc.assert(fc.property(jsonMessage, (raw) => {
+      const ours = decodeFrame(openJsonFrame(JSON.stringify({ messages: [raw] })));
+      let reference: ReturnType<typeof fromJson<typeof WireStatMessageSchema>> | null = null;
+      try {
+        reference = fromJson(WireStatMessageSchema, JSON.parse(JSON.stringify(raw)));
+      } catch {
+        reference = null;
+      }
+      if (reference === null) {
+        expect(ours.stats).toEqual([]);
+        return;
+      }
+      assertBounded(ours.stats);
+      const s = reference.stat;
+      const fine = reference.namespace !== '' && s !== undefined
+        && [s.averageConcurrentRequests, s.averageProxiedConcurrentRequests].every((v) => v >= 0 && v <= maxConcurrency)
+        && [s.requestCount, s.proxiedRequestCount].every((v) => v >= 0 && v <= maxRequestsPerSecond)
+        && s.processUptime >= 0 && Number.isFinite(s.processUptime);
+      expect(ours.stats.length).toBe(fine ? 1 : 0);
+      if (fine) {
+        expect(ours.stats[0].stat).toMatchObject({
+          podName: s!.podName, averageConcurrentRequests: s!.averageConcurrentRequests, requestCount: s!.requestCount,
+          proxiedRequestCount: s!.proxiedRequestCount, processUptime: s!.processUptime,
+        });
+        expect(ours.stats[0].stat.timestamp ?? 0).toBe(Number(s!.timestamp));
+      }
+      for (const r of ours.rejected) expect(isRejection(r)).toBe(true);
+    }), { numRuns: 3_000 });
+  });
+});
