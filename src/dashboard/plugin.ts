@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
-import { publicSnapshot } from '../service/httpApp.js';
+import { revisionsJson } from '../service/httpApp.js';
 import { APP_JS, INDEX_HTML } from './page.js';
 
 const require = createRequire(import.meta.url);
@@ -24,6 +24,7 @@ function uplotAsset(file: string): string {
  */
 export function dashboardPlugin(service: AutoscalerService, clock: Clock): FastifyPluginAsync {
   return async (app) => {
+    const revisions = revisionsJson(service);
     const uplotJs = uplotAsset('uPlot.iife.min.js');
     const uplotCss = uplotAsset('uPlot.min.css');
     app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(INDEX_HTML));
@@ -44,7 +45,7 @@ export function dashboardPlugin(service: AutoscalerService, clock: Clock): Fasti
       streams.add(res);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       const send = (): void => {
-        res.write(`data: ${JSON.stringify({ t: clock.now(), revisions: service.snapshots().map(publicSnapshot) })}\n\n`);
+        res.write(`data: {"t":${JSON.stringify(clock.now())},"revisions":${revisions()}}\n\n`);
       };
       send();
       // Every revision decides on the same tick: send once, after the tick.

@@ -9,6 +9,7 @@ import type { PodTarget } from '../metrics/scraper.js';
 import type { ScrapeTarget } from '../metrics/scrapeLoop.js';
 import type { Stat } from '../metrics/stat.js';
 import type { Recorder } from '../recording/recorder.js';
+import { type DecisionBasis, DecisionHistory, type ScaleStatus, type StoredDecision } from './decisionHistory.js';
 import { explainDecision } from './explain.js';
 
 /** A decision as kept in a revision's history: the decider's result, why, and what the scaler made of it. */
@@ -54,17 +55,7 @@ export interface RevisionSnapshot {
   scale: ScaleStatus | null;
 }
 
-/** The scaler's view of a revision: replicas wanted and applied, activity state, why. */
-export interface ScaleStatus {
-  /** The target's replicas as last observed. */
-  currentReplicas: number;
-  /** What the scaler wants (-1: no opinion yet). */
-  wantReplicas: number;
-  state: string;
-  reason: string;
-  /** Shadow mode: what would have been applied is only reported. */
-  dryRun: boolean;
-}
+export type { ScaleStatus } from './decisionHistory.js';
 
 /** Receives every tick's decision; the Kubernetes adapter or a simulated deployment applies it. */
 export type DecisionListener = (key: RevisionKey, decision: DecisionRecord, scaler: RevisionAutoscaler) => void;
@@ -76,7 +67,9 @@ interface Entry {
   key: RevisionKey;
   settings: RevisionSettings;
   pods: PodTarget[];
-  history: DecisionRecord[];
+  history: DecisionHistory;
+  /** What the latest decisions were made under; a new object when the revision's spec changes. */
+  basis: DecisionBasis;
   activatorSeen: boolean;
   /** When an activator's stat last arrived (clock seconds); -Infinity before the first. */
   lastActivatorStatAt: number;
@@ -88,8 +81,8 @@ export interface AutoscalerServiceOptions {
   clock: Clock;
   logger: Logger;
   recorder?: Recorder;
-  /** Decisions kept per revision: 300 ticks of 2 s = the last 10 minutes. */
-  historySize?: number;
+  /** How long decisions are kept per revision (seconds; default 600, the last 10 minutes). */
+  historySeconds?: number;
 }
 
 /**
@@ -105,7 +98,10 @@ export class AutoscalerService {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly recorder: Recorder | undefined;
-  private readonly historySize: number;
+  private readonly historySeconds: number;
+  /** Bumped by every change a reader can see except window values; the read views are rebuilt when it moves. */
+  private epoch = 0;
+  private view: { epoch: number; snapshots: RevisionSnapshot[] } | null = null;
   private readonly unknownLogged = new Set<string>();
   /** Stats dropped because no revision of that name is known. */
   unknownRevisionStats = 0;
@@ -114,7 +110,7 @@ export class AutoscalerService {
     this.clock = options.clock;
     this.logger = options.logger;
     this.recorder = options.recorder;
-    this.historySize = options.historySize ?? 300;
+    this.historySeconds = options.historySeconds ?? 600;
   }
 
   /**
@@ -133,12 +129,16 @@ export class AutoscalerService {
     const ready = existing ? existing.pods.length : initialPods.length;
     this.recorder?.revision(now, key, settings, existing ? undefined : ready);
     this.scalers.upsert(key, resolved, now, existing ? undefined : ready);
+    const basis = basisOf(this.scalers.get(key)!.resolved);
+    this.epoch++;
     if (existing) {
       existing.settings = settings;
       existing.metricsSource = metricsSource;
+      existing.basis = basis;
     } else {
       this.entries.set(k, {
-        key: { namespace: key.namespace, name: key.name }, settings, pods: [...initialPods], history: [],
+        key: { namespace: key.namespace, name: key.name }, settings, pods: [...initialPods],
+        history: new DecisionHistory(this.historySeconds), basis,
         activatorSeen: false, lastActivatorStatAt: -Infinity, metricsSource, scale: null,
       });
     }
@@ -149,6 +149,7 @@ export class AutoscalerService {
   deleteRevision(key: RevisionKey): boolean {
     const k = keyString(key);
     this.scalers.delete(key);
+    this.epoch++;
     return this.entries.delete(k);
   }
 
@@ -168,6 +169,7 @@ export class AutoscalerService {
   setReadyCount(key: RevisionKey, ready: number): void {
     const scaler = this.scalers.get(key);
     if (!scaler || scaler.readyPods === ready) return;
+    this.epoch++;
     this.recorder?.ready(this.clock.now(), key, ready);
     scaler.readyPods = ready;
   }
@@ -200,6 +202,7 @@ export class AutoscalerService {
 
   /** Runs every revision's decider at the same now (the 2 s tick). */
   tick(): void {
+    this.epoch++;
     for (const entry of this.entries.values()) this.tickRevision(entry.key);
   }
 
@@ -208,26 +211,21 @@ export class AutoscalerService {
     const scaler = this.scalers.get(key);
     if (!entry || !scaler) return null;
     const now = this.clock.now();
+    this.epoch++;
     this.recorder?.tick(now, key);
     const result = scaler.tick(now);
     const record: DecisionRecord = {
       t: now,
       result,
-      explanation: explainDecision(result, scaler.resolved.decider, scaler.resolved.metric.panicWindowSeconds),
+      explanation: explainDecision(result, entry.basis.spec, entry.basis.panicWindowSeconds),
     };
-    const previous = entry.history.at(-1);
+    const previous = entry.history.latest();
     if (result.valid && (!previous?.result.valid || changed(previous.result, result))) {
       this.logger.info({ revision: keyString(key), desiredPods: result.desiredPodCount, panic: result.panic }, record.explanation);
     }
     for (const listener of this.listeners) listener(key, record, scaler);
     record.scale = entry.scale;
-    if (previous && repeatsNoData(previous, record)) {
-      previous.since ??= previous.t;
-      previous.t = record.t;
-      return previous;
-    }
-    entry.history.push(record);
-    if (entry.history.length > this.historySize) entry.history.splice(0, entry.history.length - this.historySize);
+    entry.history.push(now, result, entry.basis, entry.scale);
     return record;
   }
 
@@ -263,7 +261,7 @@ export class AutoscalerService {
       readyPods: scaler.readyPods,
       desiredScale: scaler.desiredScale,
       excessBurstCapacity: scaler.excessBurstCapacity,
-      latest: entry.history.at(-1) ?? null,
+      latest: withExplanation(entry.history.latest()),
       concurrency: scaler.collection.stableAndPanicConcurrency(now),
       rps: scaler.collection.stableAndPanicRps(now),
       activatorSeen: entry.activatorSeen,
@@ -275,7 +273,9 @@ export class AutoscalerService {
 
   setScaleStatus(key: RevisionKey, status: ScaleStatus): void {
     const entry = this.entries.get(keyString(key));
-    if (entry) entry.scale = status;
+    if (!entry) return;
+    this.epoch++;
+    entry.scale = status;
   }
 
   activatorSeen(key: RevisionKey): boolean {
@@ -296,18 +296,42 @@ export class AutoscalerService {
     return entry !== undefined && this.clock.now() - entry.lastActivatorStatAt <= seconds;
   }
 
+  /** Every revision right now, window values included. */
   snapshots(): RevisionSnapshot[] {
     return [...this.entries.values()].map((e) => this.snapshot(e.key)!);
   }
 
-  history(key: RevisionKey): readonly DecisionRecord[] {
-    return this.entries.get(keyString(key))?.history ?? [];
+  /**
+   * Every revision as of the last change a reader can see (a tick, a new
+   * revision, pods, scale status): built at most once between two such
+   * changes however many read it, so 500 concurrent API or /metrics readers
+   * cost one build. Window values in it are the ones at the build.
+   */
+  readView(): { epoch: number; snapshots: readonly RevisionSnapshot[] } {
+    if (this.view?.epoch !== this.epoch) this.view = { epoch: this.epoch, snapshots: this.snapshots() };
+    return this.view;
+  }
+
+  /** The revision's decisions of the last `historySeconds`, oldest first. */
+  history(key: RevisionKey): DecisionRecord[] {
+    const entry = this.entries.get(keyString(key));
+    if (!entry) return [];
+    entry.history.prune(this.clock.now());
+    return entry.history.records().map((d) => withExplanation(d)!);
   }
 }
 
-function repeatsNoData(previous: DecisionRecord, next: DecisionRecord): boolean {
-  return !previous.result.valid && !next.result.valid && previous.result.reason === next.result.reason
-    && JSON.stringify(previous.scale ?? null) === JSON.stringify(next.scale ?? null);
+function basisOf(resolved: ResolvedRevision): DecisionBasis {
+  return { spec: resolved.decider, panicWindowSeconds: resolved.metric.panicWindowSeconds };
+}
+
+function withExplanation(d: StoredDecision | null): DecisionRecord | null {
+  if (d === null) return null;
+  const record: DecisionRecord = {
+    t: d.t, result: d.result, explanation: explainDecision(d.result, d.basis.spec, d.basis.panicWindowSeconds), scale: d.scale,
+  };
+  if (d.since !== undefined) record.since = d.since;
+  return record;
 }
 
 function changed(a: Decision, b: Decision): boolean {

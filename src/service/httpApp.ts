@@ -16,8 +16,8 @@ const health = (readiness: ReadinessGate): FastifyPluginAsync => async (app) => 
 
 const metrics = (serviceMetrics: ServiceMetrics): FastifyPluginAsync => async (app) => {
   app.get('/metrics', async (_req, reply) => {
-    const text = await serviceMetrics.registry.metrics();
-    return reply.type(serviceMetrics.registry.contentType).send(text);
+    const text = await serviceMetrics.render();
+    return reply.type(serviceMetrics.contentType).send(text);
   });
 };
 
@@ -34,8 +34,22 @@ export function publicSnapshot(s: RevisionSnapshot) {
   return { ...s, latest: s.latest ? publicDecision(s.latest) : null };
 }
 
+/**
+ * The revisions as the API and the dashboard stream send them, serialized once
+ * per change of the service's read view and shared by every reader.
+ */
+export function revisionsJson(service: AutoscalerService): () => string {
+  let cached: { epoch: number; json: string } | null = null;
+  return () => {
+    const view = service.readView();
+    if (cached?.epoch !== view.epoch) cached = { epoch: view.epoch, json: JSON.stringify(view.snapshots.map(publicSnapshot)) };
+    return cached.json;
+  };
+}
+
 const revisionsApi = (service: AutoscalerService): FastifyPluginAsync => async (app) => {
-  app.get('/api/revisions', async () => ({ revisions: service.snapshots().map(publicSnapshot) }));
+  const revisions = revisionsJson(service);
+  app.get('/api/revisions', async (_req, reply) => reply.type('application/json; charset=utf-8').send(`{"revisions":${revisions()}}`));
   app.get<{ Params: { namespace: string; name: string } }>('/api/revisions/:namespace/:name', {
     schema: {
       params: {

@@ -10,7 +10,12 @@ const LABELS = ['namespace_name', 'revision_name'] as const;
  * the service when scraped, plus the service's own counters and histograms.
  */
 export class ServiceMetrics {
+  /** The service's own series: rendered fresh for every scrape (a few dozen lines). */
   readonly registry = new Registry();
+  /** The per-revision series: rendered once per change of the service's read view, however many scrape. */
+  private readonly revisionRegistry = new Registry();
+  private revisionText: { epoch: number; text: Promise<string> } | null = null;
+  private readonly service: AutoscalerService;
   readonly statsReceived = new Counter({ name: 'kpa_stats_received_total', help: 'Stats recorded into collectors, by source.', labelNames: ['source'], registers: [this.registry] });
   readonly statsRejected = new Counter({
     name: 'kpa_stats_rejected_total',
@@ -30,12 +35,13 @@ export class ServiceMetrics {
   });
 
   constructor(service: AutoscalerService) {
+    this.service = service;
     const perRevision = (name: string, help: string, value: (s: RevisionSnapshot) => number | undefined): void => {
       new Gauge({
-        name, help, labelNames: LABELS, registers: [this.registry],
+        name, help, labelNames: LABELS, registers: [this.revisionRegistry],
         collect() {
           this.reset();
-          for (const s of service.snapshots()) {
+          for (const s of service.readView().snapshots) {
             const v = value(s);
             if (v !== undefined && Number.isFinite(v)) this.set({ namespace_name: s.namespace, revision_name: s.name }, v);
           }
@@ -55,5 +61,17 @@ export class ServiceMetrics {
     perRevision('autoscaler_target_requests_per_second', 'The desired requests per second per pod.', (s) => (isRps(s) ? s.spec.targetValue : undefined));
     perRevision('autoscaler_excess_burst_capacity', 'Excess burst capacity observed over the panic window.', (s) => s.excessBurstCapacity);
     perRevision('autoscaler_panic_mode', '1 if the autoscaler is in panic mode, else 0.', (s) => (s.latest?.result.valid ? Number(s.latest.result.panic) : undefined));
+  }
+
+  /** The /metrics text: the service's series now, and the revisions' as of the last tick or change. */
+  async render(): Promise<string> {
+    const { epoch } = this.service.readView();
+    if (this.revisionText?.epoch !== epoch) this.revisionText = { epoch, text: this.revisionRegistry.metrics() };
+    const [own, revisions] = await Promise.all([this.registry.metrics(), this.revisionText.text]);
+    return own + revisions;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }
