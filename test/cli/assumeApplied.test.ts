@@ -1,10 +1,14 @@
 import { writeFileSync } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assumeAppliedOption, startTargetsRun } from '../../src/cli/runTargets.js';
 import { ManualClock } from '../../src/clock.js';
+import type { ScaleResult } from '../../src/decider/decider.js';
 import { silentLogger } from '../../src/log.js';
 import { StatClient } from '../../src/metrics/statClient.js';
+import { Recorder } from '../../src/recording/recorder.js';
+import { replayStream } from '../../src/recording/replayStream.js';
 import type { LiveAutoscaler } from '../../src/service/liveAutoscaler.js';
 import type { StaticTarget } from '../../src/service/targetsFile.js';
 import { runCli, spawnKpa } from '../helpers/cliHarness.js';
@@ -27,11 +31,15 @@ describe('kpa run --targets --assume-applied, over the stat websocket', () => {
   async function start(assumeAppliedSeconds: number | null, annotations: Record<string, string> = {}) {
     const clock = new ManualClock(1_700_000_000);
     const target: StaticTarget = { key: KEY, settings: { config: { 'stable-window': '6s' }, annotations }, pods: [], metricsSource: 'queue-proxy' };
+    const recording: string[] = [];
     run = await startTargetsRun({
       logger: silentLogger(), clock, host: '127.0.0.1', httpPort: 0, statsPort: 0, targets: [target], assumeAppliedSeconds,
+      recorder: new Recorder({ write: (line) => void recording.push(line) }),
       tickIntervalMs: 3_600_000, scrapeIntervalMs: 3_600_000, // driven by hand on the virtual clock
     });
     const live = run.live;
+    const decided: ScaleResult[] = [];
+    live.service.onDecision((_key, decision) => void decided.push(decision.result));
     activator = await StatClient.connect(`ws://127.0.0.1:${live.statsPort}`);
     const client = activator;
     const snapshot = () => live.service.snapshot(KEY)!;
@@ -58,15 +66,27 @@ describe('kpa run --targets --assume-applied, over the stat websocket', () => {
       }
       return out;
     };
-    return { live, snapshot, seconds };
+    /** What `kpa replay` makes of the recording, beside what the service decided. */
+    const replayed = async () => {
+      const out = new PassThrough();
+      const lines: string[] = [];
+      out.on('data', (c: Buffer) => lines.push(...c.toString().split('\n').filter(Boolean)));
+      await replayStream(Readable.from([recording.join('')]), out);
+      return { live: decided, replay: lines.map((l) => JSON.parse(l) as ScaleResult) };
+    };
+    return { live, snapshot, seconds, replayed };
   }
 
   const last = (decisions: [number, number][]) => decisions.at(-1);
 
   it('a revision that falls from high to low load comes back down (the issue\'s control revision stuck at 29 instead of 2)', async () => {
-    const { seconds, live } = await start(0);
+    const { seconds, live, replayed } = await start(0);
     expect(last(await seconds(6, 2000))).toEqual([29, 29]);
     expect(last(await seconds(30, 140))).toEqual([2, 2]);
+    // The assumed ready counts are recorded as ready lines: the replay decides as the service did.
+    const { live: decisions, replay } = await replayed();
+    expect(replay.map((d) => d.valid && [d.desiredPodCount, d.panic])).toEqual(decisions.map((d) => d.valid && [d.desiredPodCount, d.panic]));
+    expect(replay).toHaveLength(18);
     const res = await fetch(`http://127.0.0.1:${live.httpPort}/api/revisions/default/control`);
     const body = (await res.json()) as { readyPods: number; scale: { currentReplicas: number; wantReplicas: number; reason: string } };
     expect(body).toMatchObject({ readyPods: 2, scale: { currentReplicas: 2, wantReplicas: 2, reason: '2 pods; not applied (targets mode): the ready count is assumed to follow at once' } });
