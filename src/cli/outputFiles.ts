@@ -1,23 +1,5 @@
-import { closeSync, createWriteStream, mkdirSync, openSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { FileArgumentError } from './usage.js';
-
-/**
- * Opens `path` for writing now, so a bad path is a clear error before any
- * work starts (a stream opened lazily would fail later, as an unhandled
- * 'error' event). A later write error is kept and reported by `closeOutput`.
- */
-export function openOutputFile(option: string, path: string): WriteStream {
-  const stream = createWriteStream(path, { fd: openForWriting(option, path) });
-  stream.on('error', () => undefined); // surfaced by closeOutput
-  return stream;
-}
-
-/** Ends a stream from openOutputFile; rejects with the first write error, naming the option and path. */
-export function closeOutput(option: string, path: string, stream: WriteStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.end((err?: Error | null) => (err ? reject(new FileArgumentError(option, path, err)) : resolve()));
-  });
-}
 
 /** Creates an output directory (and its parents), or fails naming the option. */
 export function makeOutputDir(option: string, path: string): void {
@@ -29,7 +11,7 @@ function openForWriting(option: string, path: string): number {
 }
 
 /** Runs a file operation; a failure becomes a FileArgumentError naming the option and path. */
-function naming<T>(option: string, path: string, operation: () => T): T {
+export function naming<T>(option: string, path: string, operation: () => T): T {
   try {
     return operation();
   } catch (err) {

@@ -8,18 +8,22 @@ export const REPLAY_USAGE = `kpa replay FILE|-
   Feeds a recording (../shared/formats/recording.md) through the collector and
   decider in virtual time and prints one JSON decision per tick. "-" reads
   standard input. A bad line stops the replay: its number and the reason go to
-  standard error and the exit status is 2.`;
+  standard error and the exit status is 2. Where the live recorder dropped
+  events (its disk could not keep up) a warning with the line goes to
+  standard error and the replay goes on (exit status 0).`;
 
 export async function replayCommand(ctx: CommandContext): Promise<number> {
   const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('replay takes exactly one FILE (or - for standard input)');
   const [file] = positionals;
   const input = (file === '-' ? ctx.stdin : createReadStream(file)) as Readable;
+  const where = file === '-' ? '<stdin>' : file;
   try {
-    await replayStream(input, ctx.stdout as Writable);
+    await replayStream(input, ctx.stdout as Writable, (lineNumber, { count }) => {
+      ctx.stderr.write(`kpa replay: ${where}:${lineNumber}: the recorder dropped ${count} events here (the disk could not keep up); decisions after this point may differ from the live ones\n`);
+    });
     return 0;
   } catch (err) {
-    const where = file === '-' ? '<stdin>' : file;
     if (err instanceof ReplayError) {
       ctx.stderr.write(`kpa replay: ${where}:${err.lineNumber}: ${err.reason}\n`);
       return 2;

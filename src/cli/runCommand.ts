@@ -1,17 +1,18 @@
-import type { WriteStream } from 'node:fs';
-import { closeOutput, openOutputFile } from './outputFiles.js';
+import { type ExistingRecording, RecordingOutput } from './recordingOutput.js';
 import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '../log.js';
-import { Recorder } from '../recording/recorder.js';
-import { DEFAULT_HTTP_PORT, DEFAULT_STATS_PORT, type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
+import type { Recorder } from '../recording/recorder.js';
+import { DEFAULT_HTTP_PORT, DEFAULT_STATS_PORT, type LiveAutoscaler } from '../service/liveAutoscaler.js';
 import { parseTargetsFile, TargetsFileError } from '../service/targetsFile.js';
 import { loadKubeConfig } from '../k8s/kubeConfig.js';
 import { startKubernetesRun } from './runKubernetes.js';
 import { startEmbeddedRun } from './runEmbedded.js';
+import { assumeAppliedOption, DEFAULT_ASSUME_APPLIED, startTargetsRun } from './runTargets.js';
 import { ScenarioError } from '../sim/scenario.js';
 import { type CommandContext, portOption as port, readInputFile, stopped, UsageError } from './usage.js';
 
-export const RUN_USAGE = `kpa run [--targets FILE | --embedded [SCENARIO]] [--record FILE] [--http-port N] [--stats-port N] [--host ADDR]
+export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --embedded [SCENARIO]] [--record FILE [--record-append | --force]]
+        [--http-port N] [--stats-port N] [--host ADDR]
         [--namespaces a,b] [--class VALUE] [--dry-run]
   Runs the autoscaler service, with its dashboard at / on the HTTP port.
   With --embedded, or when there is no Kubernetes config and no --targets, it
@@ -24,8 +25,16 @@ export const RUN_USAGE = `kpa run [--targets FILE | --embedded [SCENARIO]] [--re
   the queue-proxy metric URLs of their pods (YAML, see the README): pods are
   scraped every second, the activator's stats arrive on the websocket port,
   decisions are logged and served on the HTTP port (/api/revisions, /metrics),
-  not applied. --record writes everything the deciders see as a recording for
-  \`kpa replay\`. Ports default to ${DEFAULT_HTTP_PORT} (HTTP) and ${DEFAULT_STATS_PORT} (stats); 0 picks free ones.`;
+  not applied: each revision's ready count is assumed to follow what the
+  scaler would apply (min/max scale, scale to zero) DELAY later (a Go
+  duration, default ${DEFAULT_ASSUME_APPLIED}; 0s: at once; off: the file's pod count for
+  good).
+  --record writes everything the deciders see as a recording for
+  \`kpa replay\`; a FILE that holds something is refused, never truncated,
+  unless --record-append adds to it or --force overwrites it. When the disk
+  cannot keep up, the recording drops events and says how many where they
+  went missing; stopping waits at most 2 s for the rest of it. Ports default
+  to ${DEFAULT_HTTP_PORT} (HTTP) and ${DEFAULT_STATS_PORT} (stats); 0 picks free ones.`;
 
 export interface RunHooks {
   /** Called once the service is up (tests read the ports from it). */
@@ -38,7 +47,10 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     args: ctx.args,
     options: {
       targets: { type: 'string' },
+      'assume-applied': { type: 'string' },
       record: { type: 'string' },
+      'record-append': { type: 'boolean' },
+      force: { type: 'boolean' },
       'http-port': { type: 'string' },
       'stats-port': { type: 'string' },
       host: { type: 'string' },
@@ -52,19 +64,25 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   if (positionals.length > 0 && !values.embedded) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   if (positionals.length > 1) throw new UsageError('--embedded takes at most one SCENARIO file');
   if (values.targets !== undefined && values.embedded) throw new UsageError('--targets and --embedded are alternatives: give one');
+  if (values['assume-applied'] !== undefined && values.targets === undefined) throw new UsageError('--assume-applied is for --targets mode (the other modes apply their decisions)');
+  const assumeAppliedSeconds = assumeAppliedOption(values['assume-applied']);
   const httpPort = port(values['http-port'], DEFAULT_HTTP_PORT, '--http-port');
   const statsPort = port(values['stats-port'], DEFAULT_STATS_PORT, '--stats-port');
   const logger = hooks.logger ?? createLogger();
-  let recordStream: WriteStream | undefined;
+  if (values['record-append'] && values.force) throw new UsageError('--record-append and --force are alternatives: give one');
+  if ((values['record-append'] || values.force) && values.record === undefined) {
+    throw new UsageError(`${values.force ? '--force' : '--record-append'} needs --record FILE (it says what to do with an existing recording)`);
+  }
+  const existing: ExistingRecording = values['record-append'] ? 'append' : values.force ? 'overwrite' : 'refuse';
+  let recording: RecordingOutput | undefined;
   let recorder: Recorder | undefined;
   const openRecording = (): void => {
     if (values.record === undefined) return;
-    recordStream = openOutputFile('--record', values.record);
-    const stream = recordStream;
-    recorder = new Recorder({ write: (line) => void stream.write(line) });
+    recording = RecordingOutput.open(values.record, existing);
+    recorder = recording.recorder;
   };
   const closeRecording = async (): Promise<void> => {
-    if (recordStream && values.record !== undefined) await closeOutput('--record', values.record, recordStream);
+    await recording?.close();
   };
 
   /** Every mode: report the service up, wait for Ctrl-C, stop everything, flush the recording. */
@@ -130,10 +148,6 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   const targets = readInputFile(targetsFile, parseTargetsFile, (err): err is TargetsFileError => err instanceof TargetsFileError);
 
   openRecording();
-  const autoscaler = await startLiveAutoscaler({ logger, httpPort, statsPort, host: values.host, recorder });
-  for (const target of targets) {
-    autoscaler.service.upsertRevision(target.key, target.settings, target.pods, target.metricsSource);
-  }
-  logger.info({ revisions: targets.length }, 'targets mode: decisions are logged and served, not applied');
-  return serveUntilStopped({ live: autoscaler, close: () => autoscaler.close() });
+  const run = await startTargetsRun({ logger, httpPort, statsPort, host: values.host, recorder, targets, assumeAppliedSeconds });
+  return serveUntilStopped(run);
 }

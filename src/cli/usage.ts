@@ -23,13 +23,18 @@ export type Command = (ctx: CommandContext) => Promise<number>;
 
 /** A file or directory named on the command line cannot be used: printed without the usage, exit status 2. */
 export class FileArgumentError extends Error {
-  constructor(readonly option: string, readonly path: string, cause: Error) {
-    // Node says "ENOENT: no such file or directory, open '/x'": keep the reason, the path is already named.
-    const reason = cause.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
-    const code = (cause as NodeJS.ErrnoException).code;
-    super(`${option} ${path}: ${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`);
+  /** `cause`: the failed file operation's error, or kpa's own reason. */
+  constructor(readonly option: string, readonly path: string, cause: Error | string) {
+    super(`${option} ${path}: ${typeof cause === 'string' ? cause : fileErrorReason(cause)}`);
     this.name = 'FileArgumentError';
   }
+}
+
+function fileErrorReason(cause: Error): string {
+  // Node says "ENOENT: no such file or directory, open '/x'": keep the reason, the path is already named.
+  const reason = cause.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  const code = (cause as NodeJS.ErrnoException).code;
+  return `${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`;
 }
 
 /** A file named on the command line that cannot be read or holds a mistake: printed as is, exit status 2. */

@@ -27,7 +27,25 @@ export interface ReadyEvent extends EventBase {
 export interface TickEvent extends EventBase {
   type: 'tick';
 }
-export type RecordingEvent = RevisionEvent | StatEvent | ReadyEvent | TickEvent;
+/**
+ * `count` stat and tick events the recorder dropped from `t` on, because the
+ * disk could not keep up (kpa's own, not Knative's): decisions from here may
+ * differ from the live ones.
+ */
+export interface DroppedEvent {
+  type: 'dropped';
+  t: number;
+  count: number;
+}
+/**
+ * The recording service started again here (`kpa run --record-append`): it
+ * forgot every revision, and its clock may have been set back.
+ */
+export interface RestartEvent {
+  type: 'restart';
+  t: number;
+}
+export type RecordingEvent = RevisionEvent | StatEvent | ReadyEvent | TickEvent | DroppedEvent | RestartEvent;
 
 /** A line of a recording that is not a valid event; the message names the problem. */
 export class RecordingError extends Error {
@@ -107,6 +125,12 @@ export function toEvent(value: unknown): RecordingEvent {
   const type = value.type;
   if (!('t' in value)) throw new RecordingError('missing field "t"');
   const t = finiteNumber(value.t, 't');
+  // The recorder's own markers belong to no revision.
+  if (type === 'restart') return { type, t };
+  if (type === 'dropped') {
+    if (!('count' in value)) throw new RecordingError('missing field "count"');
+    return { type, t, count: count(value.count, 'count') };
+  }
   const namespace = requireString(value, 'namespace');
   const name = requireString(value, 'name');
   switch (type) {
@@ -135,7 +159,7 @@ export function toEvent(value: unknown): RecordingEvent {
       };
     }
     default:
-      throw new RecordingError(`unknown event type ${typeof type === 'string' ? JSON.stringify(type) : describe(type)} (expected revision, stat, ready or tick)`);
+      throw new RecordingError(`unknown event type ${typeof type === 'string' ? JSON.stringify(type) : describe(type)} (expected revision, stat, ready, tick, dropped or restart)`);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { ConfigError } from '../config/errors.js';
 import { decisionLine } from './decisionLine.js';
-import { parseEventLine, RecordingError } from './events.js';
+import { type DroppedEvent, parseEventLine, RecordingError } from './events.js';
 import { LineSplitter, LineTooLongError } from './lineSplitter.js';
 import { Replayer } from './replayer.js';
 
@@ -20,9 +20,10 @@ export class ReplayError extends Error {
 /**
  * Replays a recording from `input`, writing one decision line per tick to
  * `output`. Decisions before a bad line are written; the bad line rejects with
- * a ReplayError naming it. Resolves with the number of decisions written.
+ * a ReplayError naming it. A `dropped` line is passed to `onDropped` and the
+ * replay goes on. Resolves with the number of decisions written.
  */
-export async function replayStream(input: Readable, output: Writable): Promise<number> {
+export async function replayStream(input: Readable, output: Writable, onDropped?: (lineNumber: number, event: DroppedEvent) => void): Promise<number> {
   const replayer = new Replayer();
   const splitter = new LineSplitter(MAX_LINE_BYTES);
   let buffered = '';
@@ -38,7 +39,8 @@ export async function replayStream(input: Readable, output: Writable): Promise<n
     try {
       const event = parseEventLine(line);
       const result = replayer.apply(event);
-      if (result !== null) {
+      if (event.type === 'dropped') onDropped?.(lineNumber, event);
+      if (result !== null && event.type === 'tick') {
         buffered += `${decisionLine(event.t, event, result)}\n`;
         decisions++;
       }

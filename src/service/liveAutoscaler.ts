@@ -58,7 +58,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const service = new AutoscalerService({ clock, logger, recorder: options.recorder });
-  const metrics = new ServiceMetrics(service);
+  const metrics = new ServiceMetrics(service, options.recorder);
 
   const statServer = await StatServer.start({
     host: options.host,

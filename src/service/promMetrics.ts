@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Recorder } from '../recording/recorder.js';
 import type { AutoscalerService, RevisionSnapshot } from './autoscalerService.js';
 
 const LABELS = ['namespace_name', 'revision_name'] as const;
@@ -34,8 +35,17 @@ export class ServiceMetrics {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry],
   });
 
-  constructor(service: AutoscalerService) {
+  constructor(service: AutoscalerService, recorder?: Recorder) {
     this.service = service;
+    if (recorder) {
+      new Counter({
+        name: 'kpa_recorder_dropped_events_total', help: 'Stat and tick events --record dropped because the disk could not keep up.', registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(recorder.droppedEvents);
+        },
+      });
+    }
     const perRevision = (name: string, help: string, value: (s: RevisionSnapshot) => number | undefined): void => {
       new Gauge({
         name, help, labelNames: LABELS, registers: [this.revisionRegistry],

@@ -51,6 +51,8 @@ export interface ScalingDriverOptions {
   dryRun?: boolean;
   /** Whether this replica may actuate (the leader). */
   mayActuate?: () => boolean;
+  /** Said after every reason where applying is not what it seems (targets mode: the ready count is only assumed). */
+  note?: string;
 }
 
 /**
@@ -92,7 +94,8 @@ export class ScalingDriver {
       now: this.o.clock.now(), desiredScale: autoscaler.desiredScale, readyPods: autoscaler.readyPods,
       currentReplicas, activatorInPath: actuator.activatorInPath(key),
     });
-    this.o.service.setScaleStatus(key, { currentReplicas, wantReplicas: out.want, state: out.state, reason: out.reason, dryRun });
+    const reason = this.o.note === undefined ? out.reason : `${out.reason}; ${this.o.note}`;
+    this.o.service.setScaleStatus(key, { currentReplicas, wantReplicas: out.want, state: out.state, reason, dryRun });
     if (out.replicas === null) {
       // e.g. 5 → 3 failed and is waiting to retry, then the decision went back to 5: the retry must not land.
       if (out.want === currentReplicas) actuator.withdraw?.(key);
