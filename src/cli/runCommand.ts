@@ -9,11 +9,14 @@ import { startKubernetesRun } from './runKubernetes.js';
 import { startEmbeddedRun } from './runEmbedded.js';
 import { assumeAppliedOption, DEFAULT_ASSUME_APPLIED, startTargetsRun } from './runTargets.js';
 import { ScenarioError } from '../sim/scenario.js';
-import { type CommandContext, portOption as port, readInputFile, stopped, UsageError } from './usage.js';
+import { DEFAULT_STAT_BOUNDS } from '../metrics/stat.js';
+import { type DecodeLimits, DEFAULT_MAX_MESSAGES_PER_FRAME } from '../metrics/wireStats.js';
+import { type CommandContext, portOption as port, positiveNumberOption, readInputFile, stopped, UsageError } from './usage.js';
 
 export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --embedded [SCENARIO]] [--record FILE [--record-append | --force]]
         [--http-port N] [--stats-port N] [--host ADDR]
         [--namespaces a,b] [--class VALUE] [--dry-run]
+        [--max-stat-concurrency N] [--max-stat-rps N] [--max-messages-per-frame N]
   Runs the autoscaler service, with its dashboard at / on the HTTP port.
   With --embedded, or when there is no Kubernetes config and no --targets, it
   also starts a demo cluster on 127.0.0.1 (demo app pods with cold starts and
@@ -33,7 +36,12 @@ export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --e
   \`kpa replay\`; a FILE that holds something is refused, never truncated,
   unless --record-append adds to it or --force overwrites it. When the disk
   cannot keep up, the recording drops events and says how many where they
-  went missing; stopping waits at most 2 s for the rest of it. Ports default
+  went missing; stopping waits at most 2 s for the rest of it. A stat (from
+  the websocket or a pod) above --max-stat-concurrency concurrent requests
+  (default ${DEFAULT_STAT_BOUNDS.maxConcurrency}) or --max-stat-rps requests in a second (default
+  ${DEFAULT_STAT_BOUNDS.maxRequestsPerSecond}), negative or not finite is refused and counted
+  (kpa_stats_rejected_total); a websocket frame of more than
+  --max-messages-per-frame messages (default ${DEFAULT_MAX_MESSAGES_PER_FRAME}) is refused whole. Ports default
   to ${DEFAULT_HTTP_PORT} (HTTP) and ${DEFAULT_STATS_PORT} (stats); 0 picks free ones.`;
 
 export interface RunHooks {
@@ -58,6 +66,9 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
       class: { type: 'string' },
       'dry-run': { type: 'boolean' },
       embedded: { type: 'boolean' },
+      'max-stat-concurrency': { type: 'string' },
+      'max-stat-rps': { type: 'string' },
+      'max-messages-per-frame': { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -68,6 +79,13 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   const assumeAppliedSeconds = assumeAppliedOption(values['assume-applied']);
   const httpPort = port(values['http-port'], DEFAULT_HTTP_PORT, '--http-port');
   const statsPort = port(values['stats-port'], DEFAULT_STATS_PORT, '--stats-port');
+  const statLimits: DecodeLimits = {
+    bounds: {
+      maxConcurrency: positiveNumberOption(values['max-stat-concurrency'], DEFAULT_STAT_BOUNDS.maxConcurrency, '--max-stat-concurrency'),
+      maxRequestsPerSecond: positiveNumberOption(values['max-stat-rps'], DEFAULT_STAT_BOUNDS.maxRequestsPerSecond, '--max-stat-rps'),
+    },
+    maxMessagesPerFrame: Math.floor(positiveNumberOption(values['max-messages-per-frame'], DEFAULT_MAX_MESSAGES_PER_FRAME, '--max-messages-per-frame')),
+  };
   const logger = hooks.logger ?? createLogger();
   if (values['record-append'] && values.force) throw new UsageError('--record-append and --force are alternatives: give one');
   if ((values['record-append'] || values.force) && values.record === undefined) {
@@ -101,7 +119,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     try {
       openRecording();
       run = await startEmbeddedRun({
-        logger, host: values.host ?? '127.0.0.1', httpPort, statsPort, recorder, scenarioFile: positionals[0],
+        logger, host: values.host ?? '127.0.0.1', httpPort, statsPort, recorder, statLimits, scenarioFile: positionals[0],
       });
     } catch (err) {
       if (err instanceof ScenarioError) {
@@ -140,7 +158,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   if (targetsFile === undefined) {
     openRecording();
     const run = await startKubernetesRun({
-      kubeConfig: kubeConfig!, logger, host: values.host, httpPort, statsPort, recorder, dryRun: values['dry-run'] ?? false,
+      kubeConfig: kubeConfig!, logger, host: values.host, httpPort, statsPort, recorder, statLimits, dryRun: values['dry-run'] ?? false,
       namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
     });
     return serveUntilStopped(run);
@@ -148,6 +166,6 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   const targets = readInputFile(targetsFile, parseTargetsFile, (err): err is TargetsFileError => err instanceof TargetsFileError);
 
   openRecording();
-  const run = await startTargetsRun({ logger, httpPort, statsPort, host: values.host, recorder, targets, assumeAppliedSeconds });
+  const run = await startTargetsRun({ logger, httpPort, statsPort, host: values.host, recorder, statLimits, targets, assumeAppliedSeconds });
   return serveUntilStopped(run);
 }

@@ -1,3 +1,4 @@
+import type { DecodeLimits } from '../metrics/wireStats.js';
 import { systemClock } from '../clock.js';
 import { EmbeddedCluster } from '../embedded/embeddedCluster.js';
 import { DEMO_DIRECT_REVISIONS, DEMO_SCENARIO } from '../embedded/demoScenario.js';
@@ -12,6 +13,7 @@ export interface EmbeddedRunOptions {
   httpPort: number;
   statsPort: number;
   recorder?: Recorder;
+  statLimits?: DecodeLimits;
   /** A scenario file to run instead of the built-in demo (its policies are ignored: the service decides). */
   scenarioFile?: string;
 }
@@ -34,7 +36,9 @@ export function embeddedScenario(file?: string): Scenario {
  */
 export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<EmbeddedRun> {
   const scenario = embeddedScenario(o.scenarioFile);
-  const live = await startLiveAutoscaler({ logger: o.logger, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder });
+  const live = await startLiveAutoscaler({
+    logger: o.logger, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
+  });
   const statsHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
   let cluster: EmbeddedCluster;
   try {

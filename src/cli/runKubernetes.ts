@@ -1,3 +1,4 @@
+import type { DecodeLimits } from '../metrics/wireStats.js';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../clock.js';
 import { DEFAULT_CLASS } from '../k8s/deploymentTarget.js';
@@ -14,6 +15,7 @@ export interface KubernetesRunOptions {
   httpPort: number;
   statsPort: number;
   recorder?: Recorder;
+  statLimits?: DecodeLimits;
   namespaces: string[];
   classValue?: string;
   dryRun: boolean;
@@ -49,7 +51,7 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
     leaseDurationSeconds: o.leaseDurationSeconds, renewDeadlineSeconds: o.renewDeadlineSeconds, retryPeriodSeconds: o.retryPeriodSeconds,
   });
   const live = await startLiveAutoscaler({
-    logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder,
+    logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
     readiness: () => (!elector || elector.isLeader ? { ready: true } : { ready: false, reason: 'follower: another replica holds the lease' }),
   });
   const mode = new KubernetesMode({

@@ -1,3 +1,4 @@
+import type { DecodeLimits } from '../metrics/wireStats.js';
 import { type Clock, systemClock } from '../clock.js';
 import { formatGoDuration, parseGoDurationNanos } from '../config/goParse.js';
 import type { Logger } from '../log.js';
@@ -30,6 +31,7 @@ export interface TargetsRunOptions {
   httpPort: number;
   statsPort: number;
   recorder?: Recorder;
+  statLimits?: DecodeLimits;
   targets: readonly StaticTarget[];
   /** Seconds after which an applied decision is the ready count; null: the file's count, for good. */
   assumeAppliedSeconds: number | null;
@@ -48,7 +50,7 @@ export interface TargetsRunOptions {
 export async function startTargetsRun(o: TargetsRunOptions): Promise<{ live: LiveAutoscaler; close(): Promise<void> }> {
   const clock = o.clock ?? systemClock;
   const live = await startLiveAutoscaler({
-    logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder,
+    logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
     tickIntervalMs: o.tickIntervalMs, scrapeIntervalMs: o.scrapeIntervalMs,
   });
   const { service } = live;

@@ -75,6 +75,16 @@ export function portOption(value: string | undefined, fallback: number, flag: st
   return n;
 }
 
+/** A flag holding a positive finite number (e.g. 1e6), or `fallback` when not given. */
+export function positiveNumberOption(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${flag} must be a positive number such as 1e6, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 /** Resolves when the user asks to stop (SIGINT/SIGTERM). */
 export function stopped(signal: AbortSignal): Promise<void> {
   return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -4,9 +4,8 @@ import { TICK_INTERVAL_SECONDS } from '../decider/decider.js';
 import type { Logger } from '../log.js';
 import { RevisionScraper } from '../metrics/scraper.js';
 import { ScrapeLoop } from '../metrics/scrapeLoop.js';
-import { DEFAULT_STAT_BOUNDS, type StatBounds } from '../metrics/stat.js';
 import { StatServer } from '../metrics/statServer.js';
-import { DEFAULT_MAX_MESSAGES_PER_FRAME } from '../metrics/wireStats.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../metrics/wireStats.js';
 import type { Recorder } from '../recording/recorder.js';
 import { dashboardPlugin } from '../dashboard/plugin.js';
 import { AutoscalerService } from './autoscalerService.js';
@@ -30,9 +29,8 @@ export interface LiveAutoscalerOptions {
   scraper?: RevisionScraper;
   tickIntervalMs?: number;
   scrapeIntervalMs?: number;
-  /** What a stat may hold, on the websocket and from a pod (default: DEFAULT_STAT_BOUNDS). */
-  statBounds?: StatBounds;
-  maxMessagesPerFrame?: number;
+  /** What a stat may hold, on the websocket and from a pod, and the messages cap per frame. */
+  statLimits?: DecodeLimits;
 }
 
 /** The running service: the state, its HTTP app, the stat server and the timers. */
@@ -64,10 +62,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
     host: options.host,
     port: options.statsPort ?? DEFAULT_STATS_PORT,
     logger: logger.child({ component: 'statserver' }),
-    limits: {
-      bounds: options.statBounds ?? DEFAULT_STAT_BOUNDS,
-      maxMessagesPerFrame: options.maxMessagesPerFrame ?? DEFAULT_MAX_MESSAGES_PER_FRAME,
-    },
+    limits: options.statLimits ?? DEFAULT_DECODE_LIMITS,
     onStats: (stats) => {
       for (const { key, stat } of stats) {
         if (service.recordStat(key, stat, 'activator')) metrics.statsReceived.inc({ source: 'activator' });
@@ -92,7 +87,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   const scrapeLoop = new ScrapeLoop({
     targets: () => service.scrapeTargets(),
     scraper: options.scraper ?? new RevisionScraper({
-      bounds: options.statBounds,
+      bounds: options.statLimits?.bounds,
       onRejected: (r) => metrics.statsRejected.inc({ source: 'scraper', reason: r.reason }),
     }),
     clock,

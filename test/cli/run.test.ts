@@ -34,6 +34,15 @@ describe('kpa run --targets: bad files', () => {
     expect((await runCli(['run', '--targets', 'x', '--http-port', '70000'])).stderr).toMatch(/--http-port must be a port/);
   });
 
+  it.each([
+    ['--max-stat-concurrency', 'NaN'], ['--max-stat-concurrency', '-5'], ['--max-stat-rps', 'Infinity'], ['--max-messages-per-frame', '0'],
+  ])('%s %s is a usage error naming the flag', async (flag, value) => {
+    const run = await runCli(['run', '--targets', 'x', `${flag}=${value}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${flag} must be a positive number`);
+  });
+
+
   it('a --record or --out path that cannot be written is exit 2 naming it, before anything runs', async () => {
     const missing = join(tempDir('out'), 'no', 'such', 'dir', 'x.jsonl');
     const run = await runCli(['run', '--targets', 'simulations/targets-example.yaml', '--record', missing, '--http-port', '0', '--stats-port', '0']);
@@ -82,5 +91,23 @@ describe('kpa run --targets: the built binary', () => {
     const replay = await runCli(['replay', record]);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toMatch(/"desiredPodCount":5/);
+  });
+
+  it('--max-stat-concurrency bounds what a pod may report: past it the scrape fails and is counted', async () => {
+    qp.set('big', stat(500, 1, 'big'));
+    const targets = tempFile('bounded.yaml', [
+      'revisions:',
+      '  - namespace: default',
+      '    name: bounded',
+      `    pods: [{name: big, url: "${qp.url('big')}"}]`,
+    ].join('\n'));
+    const kpa = await spawnKpa(['run', '--targets', targets, '--max-stat-concurrency', '100', '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0']);
+    let metrics = '';
+    for (let i = 0; i < 100 && !/reason="above-bound"/.test(metrics); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      metrics = await (await fetch(`http://127.0.0.1:${kpa.port}/metrics`)).text();
+    }
+    expect(metrics).toMatch(/kpa_stats_rejected_total\{source="scraper",reason="above-bound"\} [1-9]/);
+    expect((await kpa.stop('SIGINT')).code).toBe(0);
   });
 });
