@@ -8,6 +8,7 @@ import { run as engine } from './engine.js';
 import { run as ingest } from './ingest.js';
 import { run as scrape } from './scrape.js';
 import { run as activator } from './activator.js';
+import { run as soak } from './soak.js';
 
 type Suite = () => Promise<BenchResult[]>;
 
@@ -28,6 +29,8 @@ if (simulation) suites.push(['simulation', simulation]);
 suites.push(['websocket ingest', ingest], ['scraping and memory', scrape]);
 // The request path: the activator and nginx as reverse proxies to one upstream, each proxy pinned to its own core.
 suites.push(['request path (kpa activator)', activator]);
+// Last: ten minutes of mixed load (KPA_SOAK_SECONDS shortens it).
+suites.push(['soak and memory (hostile load)', soak]);
 
 console.log(`kpa benchmarks on ${machine()}\n`);
 for (const [name, suite] of suites) {

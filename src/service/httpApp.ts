@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import type { Logger } from '../log.js';
 import type { AutoscalerService, DecisionRecord, RevisionSnapshot } from './autoscalerService.js';
 import type { ServiceMetrics } from './promMetrics.js';
+import { acceptsGzip, SharedBodyCache } from './sharedBody.js';
 
 /** Says whether this replica should receive traffic (false for a follower of a leader election). */
 export type ReadinessGate = () => { ready: boolean; reason?: string };
@@ -15,9 +16,11 @@ const health = (readiness: ReadinessGate): FastifyPluginAsync => async (app) => 
 };
 
 const metrics = (serviceMetrics: ServiceMetrics): FastifyPluginAsync => async (app) => {
-  app.get('/metrics', async (_req, reply) => {
-    const text = await serviceMetrics.render();
-    return reply.type(serviceMetrics.contentType).send(text);
+  app.get('/metrics', async (req, reply) => {
+    const gzipped = acceptsGzip(req.headers['accept-encoding']);
+    const body = await serviceMetrics.render(gzipped);
+    reply.type(serviceMetrics.contentType).header('vary', 'accept-encoding');
+    return gzipped ? reply.header('content-encoding', 'gzip').send(body) : reply.send(body);
   });
 };
 
@@ -49,7 +52,12 @@ export function revisionsJson(service: AutoscalerService): () => string {
 
 const revisionsApi = (service: AutoscalerService): FastifyPluginAsync => async (app) => {
   const revisions = revisionsJson(service);
-  app.get('/api/revisions', async (_req, reply) => reply.type('application/json; charset=utf-8').send(`{"revisions":${revisions()}}`));
+  const cache = new SharedBodyCache();
+  app.get('/api/revisions', async (req, reply) => {
+    const body = cache.get(service.readView().epoch, () => `{"revisions":${revisions()}}`);
+    reply.type('application/json; charset=utf-8').header('vary', 'accept-encoding');
+    return acceptsGzip(req.headers['accept-encoding']) ? reply.header('content-encoding', 'gzip').send(await body.gzip) : reply.send(body.text);
+  });
   app.get<{ Params: { namespace: string; name: string } }>('/api/revisions/:namespace/:name', {
     schema: {
       params: {

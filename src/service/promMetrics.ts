@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Recorder } from '../recording/recorder.js';
 import type { AutoscalerService, RevisionSnapshot } from './autoscalerService.js';
+import { gzipSmall, type SharedBody, SharedBodyCache } from './sharedBody.js';
 
 const LABELS = ['namespace_name', 'revision_name'] as const;
 
@@ -15,7 +16,7 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   /** The per-revision series: rendered once per change of the service's read view, however many scrape. */
   private readonly revisionRegistry = new Registry();
-  private revisionText: { epoch: number; text: Promise<string> } | null = null;
+  private revisionText: { epoch: number; body: Promise<SharedBody> } | null = null;
   private readonly service: AutoscalerService;
   readonly statsReceived = new Counter({ name: 'kpa_stats_received_total', help: 'Stats recorded into collectors, by source.', labelNames: ['source'], registers: [this.registry] });
   readonly statsRejected = new Counter({
@@ -73,12 +74,20 @@ export class ServiceMetrics {
     perRevision('autoscaler_panic_mode', '1 if the autoscaler is in panic mode, else 0.', (s) => (s.latest?.result.valid ? Number(s.latest.result.panic) : undefined));
   }
 
-  /** The /metrics text: the service's series now, and the revisions' as of the last tick or change. */
-  async render(): Promise<string> {
+  /**
+   * The /metrics body: the service's series now, and the revisions' as of the
+   * last tick or change (rendered and compressed once however many scrape).
+   * Gzipped, the two are gzip members one after the other, a valid stream.
+   */
+  async render(gzipped = false): Promise<string | Buffer> {
     const { epoch } = this.service.readView();
-    if (this.revisionText?.epoch !== epoch) this.revisionText = { epoch, text: this.revisionRegistry.metrics() };
-    const [own, revisions] = await Promise.all([this.registry.metrics(), this.revisionText.text]);
-    return own + revisions;
+    if (this.revisionText?.epoch !== epoch) {
+      const cache = new SharedBodyCache();
+      this.revisionText = { epoch, body: this.revisionRegistry.metrics().then((text) => cache.get(epoch, () => text)) };
+    }
+    const [own, revisions] = await Promise.all([this.registry.metrics(), this.revisionText.body]);
+    if (!gzipped) return own + revisions.text;
+    return Buffer.concat([gzipSmall(own), await revisions.gzip]);
   }
 
   get contentType(): string {

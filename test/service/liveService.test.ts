@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
@@ -236,5 +237,36 @@ describe('live service over real sockets', () => {
       if (d.valid) expect(r).toMatchObject({ desiredPodCount: d.desiredPodCount, excessBurstCapacity: d.excessBurstCapacity, panic: d.panic, stableValue: d.stableValue, panicValue: d.panicValue });
     });
     expect(live1.some((d) => d.valid && d.desiredPodCount > 2)).toBe(true);
+  });
+});
+
+describe('reads served from the shared read view', () => {
+  it('500 concurrent /api/revisions and /metrics readers cost one build; gzip when asked, plain otherwise', async () => {
+    for (let i = 0; i < 50; i++) live.service.upsertRevision({ namespace: 'default', name: `r-${i}` }, { config: CONFIG });
+    live.tick();
+    let builds = 0;
+    const snapshots = live.service.snapshots.bind(live.service);
+    live.service.snapshots = () => {
+      builds++;
+      return snapshots();
+    };
+    const bodies = await Promise.all(Array.from({ length: 500 }, async (_, i) => {
+      const res = await fetch(`http://127.0.0.1:${live.httpPort}${i % 2 ? '/metrics' : '/api/revisions'}`);
+      expect(res.headers.get('content-encoding')).toBe('gzip'); // fetch asks for it, and decompresses
+      return res.text();
+    }));
+    expect(builds).toBe(1);
+    expect(JSON.parse(bodies[0]).revisions).toHaveLength(50);
+    expect(bodies[1]).toMatch(/autoscaler_actual_pods\{namespace_name="default",revision_name="r-49"\} 0/);
+    expect(bodies[1]).toMatch(/kpa_stats_received_total/);
+    const plain = await new Promise<{ encoding: string | undefined; body: string }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: live.httpPort, path: '/metrics' }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks).toString() }));
+      }).on('error', reject).end();
+    });
+    expect(plain.encoding).toBeUndefined();
+    expect(plain.body).toBe(bodies[1]);
   });
 });
