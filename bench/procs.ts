@@ -144,3 +144,18 @@ export async function runBounded(cpu: number | null, command: string, args: stri
   clearTimeout(timer);
   return { code, stdout, stderr };
 }
+
+/** A forked child's one IPC message, or an error naming `what` if it exits first. */
+export async function childReply<T>(proc: ChildProcess, what: string): Promise<T> {
+  const [message] = (await Promise.race([once(proc, 'message'), once(proc, 'exit')])) as unknown[];
+  if (typeof message !== 'object' || message === null) throw new Error(`${what} child failed (exit ${String(message)})`);
+  return message as T;
+}
+
+/** Asks a forked child to stop (any IPC message) and waits for its exit. */
+export async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = once(proc, 'exit');
+  if (proc.connected) proc.send('stop');
+  await exited;
+}

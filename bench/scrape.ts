@@ -9,6 +9,7 @@ import { type PodTarget, RevisionScraper, type ScrapeOutcome } from '../src/metr
 import { encodeStat } from '../src/metrics/wireStats.js';
 import { startLiveAutoscaler } from '../src/service/liveAutoscaler.js';
 import type { BenchResult } from './harness.js';
+import { childReply, stopChild } from './procs.js';
 
 /**
  * One service scraping 1,000 revisions × 3 pods at the real 1 Hz, on the
@@ -174,33 +175,19 @@ function child(mode: string, args: string[], execArgv: string[] = []): ChildProc
   return fork(fileURLToPath(import.meta.url), [mode, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
 }
 
-/** The child's one message, or an error if it exits first. */
-async function reply<T>(proc: ChildProcess, what: string): Promise<T> {
-  const [message] = (await Promise.race([once(proc, 'message'), once(proc, 'exit')])) as unknown[];
-  if (typeof message !== 'object' || message === null) throw new Error(`${what} child failed (exit ${String(message)})`);
-  return message as T;
-}
-
-async function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = once(proc, 'exit');
-  if (proc.connected) proc.send('stop');
-  await exited;
-}
-
 export async function run(): Promise<BenchResult[]> {
   const heapChild = child(MODE.heap, [], ['--expose-gc']);
-  const perRevision = await reply<HeapFigures>(heapChild, 'heap').finally(() => stop(heapChild));
+  const perRevision = await childReply<HeapFigures>(heapChild, 'heap').finally(() => stopChild(heapChild));
 
   const podsChild = child(MODE.pods, [String(REVISIONS * PODS_PER_REVISION)]);
   let scrape: ScrapeFigures;
   try {
-    const urls = await reply<string[]>(podsChild, 'pod server');
+    const urls = await childReply<string[]>(podsChild, 'pod server');
     const autoscalerChild = child(MODE.autoscaler, [], ['--expose-gc']);
     autoscalerChild.send(urls);
-    scrape = await reply<ScrapeFigures>(autoscalerChild, 'autoscaler').finally(() => stop(autoscalerChild));
+    scrape = await childReply<ScrapeFigures>(autoscalerChild, 'autoscaler').finally(() => stopChild(autoscalerChild));
   } finally {
-    await stop(podsChild);
+    await stopChild(podsChild);
   }
   const revs = `${REVISIONS.toLocaleString('en-US')} revisions × ${PODS_PER_REVISION} pods`;
   return [

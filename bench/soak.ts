@@ -9,7 +9,7 @@ import { encodeBinaryFrame } from '../src/metrics/wireStats.js';
 import { AutoscalerService } from '../src/service/autoscalerService.js';
 import { startLiveAutoscaler } from '../src/service/liveAutoscaler.js';
 import type { BenchResult } from './harness.js';
-import { pinningAvailable } from './procs.js';
+import { childReply, pinningAvailable, stopChild } from './procs.js';
 
 /**
  * The soak (issue 15): the live service for SOAK_SECONDS (default 10 min) at
@@ -174,19 +174,6 @@ function child(mode: string, args: string[], execArgv: string[] = [], cpu = 1): 
   return proc;
 }
 
-async function reply<T>(proc: ChildProcess, what: string): Promise<T> {
-  const [message] = (await Promise.race([once(proc, 'message'), once(proc, 'exit')])) as unknown[];
-  if (typeof message !== 'object' || message === null) throw new Error(`${what} child failed (exit ${String(message)})`);
-  return message as T;
-}
-
-async function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = once(proc, 'exit');
-  if (proc.connected) proc.send('stop');
-  await exited;
-}
-
 /**
  * Issue 15's memory reproduction in virtual time: 10,000 revisions at one
  * activator stat a second for 10 minutes, then idle for a stable window plus
@@ -232,7 +219,7 @@ function memoryByAge(): MemoryFigures {
 
 export async function run(): Promise<BenchResult[]> {
   const memoryChild = child(MODE.memory, [], ['--expose-gc']);
-  const memory = await reply<MemoryFigures>(memoryChild, 'memory').finally(() => stop(memoryChild));
+  const memory = await childReply<MemoryFigures>(memoryChild, 'memory').finally(() => stopChild(memoryChild));
   const podsChild = fork(fileURLToPath(new URL('./scrape.js', import.meta.url)), ['scrape-pods', String(SCRAPED * PODS_PER_REVISION)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -240,26 +227,26 @@ export async function run(): Promise<BenchResult[]> {
   let soak: SoakFigures;
   let reads: { api: number[]; metrics: number[] };
   try {
-    const urls = await reply<string[]>(podsChild, 'pod server');
+    const urls = await childReply<string[]>(podsChild, 'pod server');
     const service = child(MODE.autoscaler, [], ['--expose-gc'], 0);
     try {
       service.send(urls);
-      const ports = await reply<{ httpPort: number; statsPort: number }>(service, 'autoscaler');
+      const ports = await childReply<{ httpPort: number; statsPort: number }>(service, 'autoscaler');
       const flood = child(MODE.activators, [String(ports.statsPort)]);
       const readersChild = child(MODE.readers, [String(ports.httpPort)]);
       await sleep(SOAK_SECONDS * 1000);
-      const readsReply = reply<{ api: number[]; metrics: number[] }>(readersChild, 'readers');
+      const readsReply = childReply<{ api: number[]; metrics: number[] }>(readersChild, 'readers');
       readersChild.send('stop');
       reads = await readsReply;
-      await stop(flood);
-      const soakReply = reply<SoakFigures>(service, 'autoscaler');
+      await stopChild(flood);
+      const soakReply = childReply<SoakFigures>(service, 'autoscaler');
       service.send('stop');
       soak = await soakReply;
     } finally {
-      await stop(service);
+      await stopChild(service);
     }
   } finally {
-    await stop(podsChild);
+    await stopChild(podsChild);
   }
   const mb = (b: number) => b / 1e6;
   const at = (minute: number) => soak.samples.find((s) => s.at >= minute * 60 - 1) ?? soak.samples.at(-1)!;

@@ -1,19 +1,11 @@
-import type { DecodeLimits } from '../metrics/wireStats.js';
 import { systemClock } from '../clock.js';
 import { EmbeddedCluster } from '../embedded/embeddedCluster.js';
 import { DEMO_DIRECT_REVISIONS, DEMO_SCENARIO } from '../embedded/demoScenario.js';
-import type { Logger } from '../log.js';
-import type { Recorder } from '../recording/recorder.js';
-import { type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
+import { type LiveAutoscaler, type ServiceRunOptions, startLiveAutoscaler } from '../service/liveAutoscaler.js';
 import { loadScenario, parseScenario, type Scenario } from '../sim/scenario.js';
 
-export interface EmbeddedRunOptions {
-  logger: Logger;
+export interface EmbeddedRunOptions extends ServiceRunOptions {
   host: string;
-  httpPort: number;
-  statsPort: number;
-  recorder?: Recorder;
-  statLimits?: DecodeLimits;
   /** A scenario file to run instead of the built-in demo (its policies are ignored: the service decides). */
   scenarioFile?: string;
 }

@@ -1,21 +1,12 @@
-import type { DecodeLimits } from '../metrics/wireStats.js';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../clock.js';
 import { DEFAULT_CLASS } from '../k8s/deploymentTarget.js';
 import { KubernetesMode } from '../k8s/kubernetesMode.js';
 import { LeaderElector } from '../k8s/leaderElection.js';
-import type { Logger } from '../log.js';
-import type { Recorder } from '../recording/recorder.js';
-import { type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
+import { type LiveAutoscaler, type ServiceRunOptions, startLiveAutoscaler } from '../service/liveAutoscaler.js';
 
-export interface KubernetesRunOptions {
+export interface KubernetesRunOptions extends ServiceRunOptions {
   kubeConfig: KubeConfig;
-  logger: Logger;
-  host?: string;
-  httpPort: number;
-  statsPort: number;
-  recorder?: Recorder;
-  statLimits?: DecodeLimits;
   namespaces: string[];
   classValue?: string;
   dryRun: boolean;

@@ -1,10 +1,7 @@
-import type { DecodeLimits } from '../metrics/wireStats.js';
 import { type Clock, systemClock } from '../clock.js';
 import { formatGoDuration, parseGoDurationNanos } from '../config/goParse.js';
-import type { Logger } from '../log.js';
-import type { Recorder } from '../recording/recorder.js';
 import { AssumedReplicas } from '../service/assumedReplicas.js';
-import { type LiveAutoscaler, startLiveAutoscaler } from '../service/liveAutoscaler.js';
+import { type LiveAutoscaler, type ServiceRunOptions, startLiveAutoscaler } from '../service/liveAutoscaler.js';
 import { canComeBackFromZero, ScalingDriver } from '../service/scalingDriver.js';
 import type { StaticTarget } from '../service/targetsFile.js';
 import { UsageError } from './usage.js';
@@ -25,13 +22,7 @@ export function assumeAppliedOption(value: string = DEFAULT_ASSUME_APPLIED): num
   return Number(nanos) / 1e9;
 }
 
-export interface TargetsRunOptions {
-  logger: Logger;
-  host?: string;
-  httpPort: number;
-  statsPort: number;
-  recorder?: Recorder;
-  statLimits?: DecodeLimits;
+export interface TargetsRunOptions extends ServiceRunOptions {
   targets: readonly StaticTarget[];
   /** Seconds after which an applied decision is the ready count; null: the file's count, for good. */
   assumeAppliedSeconds: number | null;

@@ -33,6 +33,12 @@ export interface LiveAutoscalerOptions {
   statLimits?: DecodeLimits;
 }
 
+/** What every `kpa run` mode passes on to the service it starts. */
+export type ServiceRunOptions = Pick<LiveAutoscalerOptions, 'logger' | 'host' | 'recorder' | 'statLimits'> & {
+  httpPort: number;
+  statsPort: number;
+};
+
 /** The running service: the state, its HTTP app, the stat server and the timers. */
 export interface LiveAutoscaler {
   service: AutoscalerService;
