@@ -89,6 +89,65 @@ function varint(bytes: Uint8Array, at: number, out: [number, number]): boolean {
   return false;
 }
 
+/** Wire types by field number: 0 varint, 1 fixed64, 2 length-delimited (a nested message where given). */
+interface FieldShapes {
+  readonly [field: number]: number | FieldShapes;
+}
+/** metrics.Stat: pod_name (2), five doubles (1), timestamp int64 (0). */
+const STAT_FIELDS: FieldShapes = { 1: 2, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 0 };
+/** metrics.WireStatMessage: namespace and name (2), stat (a Stat). */
+const WIRE_STAT_MESSAGE_FIELDS: FieldShapes = { 1: 2, 2: 2, 3: STAT_FIELDS };
+
+/**
+ * Whether `bytes[start, end)` is a message of the given shape that protobuf-es
+ * decodes without throwing, found without throwing. As protobuf-es does, a
+ * known field is read by its schema type whatever wire type its tag says, and
+ * an unknown field is skipped by its wire type (groups included). Stricter in
+ * one way: a nested message's fields must end inside its length (protobuf-es
+ * reads past it), so such garbage is refused rather than half-read.
+ */
+function wellFormed(bytes: Uint8Array, start: number, end: number, shapes: FieldShapes): boolean {
+  const read: [number, number] = [0, 0];
+  let at = start;
+  // Unknown groups being skipped: their field numbers, innermost last.
+  const groups: number[] = [];
+  while (at < end) {
+    if (!varint(bytes, at, read) || read[1] > end) return false;
+    const tag = read[0];
+    at = read[1];
+    const field = Math.floor(tag / 8);
+    if (field === 0) return false;
+    const shape = groups.length === 0 ? shapes[field] : undefined;
+    const wireType = shape === undefined ? tag % 8 : typeof shape === 'number' ? shape : 2;
+    switch (wireType) {
+      case 0:
+        if (!varint(bytes, at, read)) return false;
+        at = read[1];
+        break;
+      case 1: at += 8; break;
+      case 5: at += 4; break;
+      case 2: {
+        if (!varint(bytes, at, read)) return false;
+        const nestedEnd = read[1] + read[0];
+        if (nestedEnd > end) return false;
+        if (typeof shape === 'object' && !wellFormed(bytes, read[1], nestedEnd, shape)) return false;
+        at = nestedEnd;
+        break;
+      }
+      case 3:
+        groups.push(field);
+        break;
+      case 4:
+        if (groups.pop() !== field) return false;
+        break;
+      default:
+        return false;
+    }
+    if (at > end) return false;
+  }
+  return groups.length === 0;
+}
+
 /**
  * Walks the top level of a `WireStatMessages` frame without decoding it: the
  * offsets of each `messages` entry (field 1, length-delimited), skipping
@@ -157,11 +216,15 @@ export function openBinaryFrame(bytes: Uint8Array, limits: DecodeLimits = DEFAUL
   return {
     count: offsets.length / 2,
     decode(index) {
+      const start = offsets[2 * index];
+      const end = offsets[2 * index + 1];
+      // Checked first, so a malformed message costs no thrown Error (and its stack trace).
+      if (!wellFormed(bytes, start, end, WIRE_STAT_MESSAGE_FIELDS)) return MALFORMED_MESSAGE;
       let message: WireStatMessage;
       try {
-        message = fromBinary(WireStatMessageSchema, bytes.subarray(offsets[2 * index], offsets[2 * index + 1]));
+        message = fromBinary(WireStatMessageSchema, bytes.subarray(start, end));
       } catch {
-        return MALFORMED_MESSAGE;
+        return MALFORMED_MESSAGE; // not expected after wellFormed; kept so no input can throw
       }
       return fromMessage(message, limits.bounds);
     },

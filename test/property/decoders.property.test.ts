@@ -1,4 +1,4 @@
-import { fromJson } from '@bufbuild/protobuf';
+import { fromBinary, fromJson } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WireStatMessageSchema } from '../../src/metrics/gen/stat_pb.js';
@@ -48,6 +48,8 @@ describe('stat decoders under hostile input', () => {
       const { stats, rejected } = decodeFrame(openBinaryFrame(encodeBinaryFrame(messages)));
       assertBounded(stats);
       expect(stats.length + rejected.length).toBe(messages.length);
+      // What an activator encodes is never malformed: refused only for its values or missing names.
+      for (const r of rejected) expect(r.reason).not.toBe('malformed');
     }), { numRuns: 2_000 });
   });
 
@@ -105,5 +107,36 @@ describe('stat decoders under hostile input', () => {
       }
       for (const r of ours.rejected) expect(isRejection(r)).toBe(true);
     }), { numRuns: 3_000 });
+  });
+});
+
+describe('binary messages: checked before decoding, so nothing throws', () => {
+  // Stricter than protobuf-es, which reads a nested message's fields past its length: refusing those is fine.
+  it('every message protobuf-es cannot decode is refused as malformed before it is tried, and none throws', () => {
+    // A valid frame of one message, then the message's bytes mutated at random.
+    const base = encodeBinaryFrame([{ key: { namespace: 'ns', name: 'rev' }, stat: { podName: 'p', averageConcurrentRequests: 1, averageProxiedConcurrentRequests: 0, requestCount: 2, proxiedRequestCount: 0, processUptime: 3, timestamp: 5 } }]);
+    const inner = base.subarray(2); // field 1 tag and a one-byte length, then the message
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(inner.length + 4), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(3), (edits, trim) => {
+      const message = Uint8Array.from(inner.subarray(0, Math.max(0, inner.length - trim)));
+      const grown = new Uint8Array(message.length + 4);
+      grown.set(message);
+      let length = message.length;
+      for (const [at, byte] of edits) {
+        grown[at] = byte;
+        length = Math.max(length, at + 1);
+      }
+      const body = grown.subarray(0, length);
+      const frame = new Uint8Array([0x0a, body.length, ...body]);
+      if (body.length > 127) return;
+      let reference = true;
+      try {
+        fromBinary(WireStatMessageSchema, body);
+      } catch {
+        reference = false;
+      }
+      const opened = openBinaryFrame(frame);
+      const decoded = 'count' in opened ? opened.decode(0) : opened;
+      if (!reference) expect(decoded).toMatchObject({ reason: 'malformed' });
+    }), { numRuns: 5_000 });
   });
 });
