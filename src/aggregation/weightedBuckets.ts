@@ -32,6 +32,30 @@ export function smoothingCoefficient(buckets: number): number {
 }
 
 /**
+ * The first weight of a window average `gap` buckets after the last write:
+ * coefficient × Go's math.Pow(1 − coefficient, gap), per bucket count and gap.
+ * Only the window's size and the gap go in, so each is computed once per
+ * process; its bit-exact Pow is otherwise the dearest part of a tick.
+ */
+const firstWeights = new Map<number, Float64Array>();
+
+function firstWeight(buckets: number, gap: number): number {
+  let weights = firstWeights.get(buckets);
+  if (weights === undefined) {
+    // NaN: not computed yet. A gap is at most the bucket count (a longer one is an empty window).
+    weights = new Float64Array(buckets + 1).fill(NaN);
+    firstWeights.set(buckets, weights);
+  }
+  let w = weights[gap];
+  if (w !== w) {
+    const smoothing = smoothingCoefficient(buckets);
+    w = gap === 0 ? smoothing : smoothing * goPowWhole(1 - smoothing, gap);
+    weights[gap] = w;
+  }
+  return w;
+}
+
+/**
  * Time buckets with a weighted-exponential window average (Knative's
  * WeightedFloat64Buckets): the newest bucket weighs most, each older one
  * (1 − coefficient) times less. Seconds without data count as zero.
@@ -42,33 +66,31 @@ export class WeightedBuckets extends TimedBuckets {
 
   constructor(windowSeconds: number, granularitySeconds = 1) {
     super(windowSeconds, granularitySeconds);
-    this.smoothing = smoothingCoefficient(Math.ceil(windowSeconds / granularitySeconds));
+    this.smoothing = smoothingCoefficient(this.buckets.length);
   }
 
   override windowAverage(now: number): number {
     if (this.isEmpty(now)) return 0;
-    const nowBucket = this.bucketOf(now);
-    const length = this.buckets.length;
+    const buckets = this.buckets;
+    const length = buckets.length;
+    // The silent buckets since the last write weigh in as zeros: the walk starts that far down the weights.
+    const gap = this.bucketOf(now) - this.lastWrite;
+    const zeros = gap > 0 ? gap : 0;
     const decay = 1 - this.smoothing;
-    let multiplier = this.smoothing;
-    let count = length;
-    if (nowBucket > this.lastWrite) {
-      // The silent buckets since the last write weigh in as zeros.
-      const zeros = nowBucket - this.lastWrite;
-      multiplier *= goPowWhole(decay, zeros);
-      count -= zeros;
-    }
-    const start = this.lastWrite + length;
+    let multiplier = firstWeight(length, zeros);
+    // Knative's loop, in its order of roundings: newest bucket first, the multiplier decayed after each.
+    let idx = this.lastIndex;
     let sum = 0;
-    for (let i = 0; i < count; i++) {
-      sum += this.buckets[(start - i) % length] * multiplier;
+    for (let i = length - zeros; i > 0; i--) {
+      sum += buckets[idx] * multiplier;
       multiplier *= decay;
+      idx = idx === 0 ? length - 1 : idx - 1;
     }
     return sum;
   }
 
   override resizeWindow(windowSeconds: number, now: number): void {
     super.resizeWindow(windowSeconds, now);
-    this.smoothing = smoothingCoefficient(Math.ceil(windowSeconds / this.granularity));
+    this.smoothing = smoothingCoefficient(this.buckets.length);
   }
 }
