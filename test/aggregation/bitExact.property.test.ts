@@ -41,6 +41,8 @@ const scenario = fc.record({
   lookAhead: fc.array(fc.oneof(fc.constantFrom(0, 1, 2, 3), fc.integer({ min: 0, max: 4000 })), { minLength: 1, maxLength: 4 }),
 });
 
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
 interface Window {
   record(now: number, value: number): void;
   windowAverage(now: number): number;
@@ -51,7 +53,7 @@ interface Window {
 function replay(
   make: (window: number, granularity: number) => Window,
   makeReference: (window: number, granularity: number) => Window,
-  s: fc.RecordValue<typeof scenario extends fc.Arbitrary<infer T> ? T : never>,
+  s: Scenario,
 ): void {
   const window = Math.max(s.window, s.granularity);
   const fast = make(window, s.granularity);
