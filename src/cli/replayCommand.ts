@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ReplayError, replayStream } from '../recording/replayStream.js';
 import { type CommandContext, UsageError } from './usage.js';
@@ -12,12 +12,27 @@ export const REPLAY_USAGE = `kpa replay FILE|-
 
 const READ_BYTES = 256 * 1024;
 
+/**
+ * A file's bytes in chunks read into one buffer, each valid until the next is
+ * asked for: no buffer per chunk to wait for a collection (replay memory
+ * stays flat), no stream machinery per read. Reads block, which a replay
+ * with nothing else to do can afford.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) yield buffer.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function replayCommand(ctx: CommandContext): Promise<number> {
   const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('replay takes exactly one FILE (or - for standard input)');
   const [file] = positionals;
-  // Large reads: a replay is bound by the time per line, and each read costs a syscall and a promise.
-  const input = (file === '-' ? ctx.stdin : createReadStream(file, { highWaterMark: READ_BYTES })) as Readable;
+  const input = file === '-' ? (ctx.stdin as AsyncIterable<Buffer | string>) : fileChunks(file);
   try {
     await replayStream(input, ctx.stdout as Writable);
     return 0;

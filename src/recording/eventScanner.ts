@@ -1,5 +1,5 @@
-import { emptyStat, type Stat } from '../metrics/stat.js';
-import type { RecordingEvent } from './events.js';
+import { emptyStat } from '../metrics/stat.js';
+import type { ReadyEvent, RecordingEvent, StatEvent, TickEvent } from './events.js';
 
 /**
  * Reads the events that make up nearly all of a recording — `stat`, `tick`
@@ -12,6 +12,10 @@ import type { RecordingEvent } from './events.js';
  * `parseEventLine`, which then gives the same event or the error message.
  * So for every line it accepts, it returns exactly what
  * `parseEventLine(line)` returns.
+ *
+ * The event it returns is its own, overwritten by the next scan (a replay
+ * applies each event before reading the next line): a line allocates
+ * nothing, not even the boxes of its numbers.
  */
 
 const SPACE = 0x20;
@@ -39,34 +43,23 @@ const EXACT_INTEGER = 2 ** 53;
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-// Top-level fields.
-const F_TYPE = 1;
-const F_T = 2;
+// Top-level fields, in the order their names are tried (a bit each, to catch repeats).
+const TOP_KEYS = ['t', 'type', 'namespace', 'name', 'stat', 'ready'].map(bytes);
+const F_T = 1;
+const F_TYPE = 2;
 const F_NAMESPACE = 4;
 const F_NAME = 8;
 const F_STAT = 16;
 const F_READY = 32;
-const K_TYPE = bytes('type');
-const K_NAME = bytes('name');
-const K_STAT = bytes('stat');
-const K_READY = bytes('ready');
-const K_NAMESPACE = bytes('namespace');
 // Values of "type".
 const V_STAT = bytes('stat');
 const V_TICK = bytes('tick');
 const V_READY = bytes('ready');
-// Stat fields, in STAT_NUMBER_FIELDS order, and podName.
-const K_POD_NAME = bytes('podName');
+// Stat fields: STAT_NUMBER_FIELDS in their order, then podName.
 const STAT_KEYS = [
-  bytes('averageConcurrentRequests'),
-  bytes('averageProxiedConcurrentRequests'),
-  bytes('requestCount'),
-  bytes('proxiedRequestCount'),
-  bytes('processUptime'),
-];
-
-const STAT_KEY_BY_LENGTH: number[] = [];
-STAT_KEYS.forEach((key, i) => (STAT_KEY_BY_LENGTH[key.length] = i));
+  'averageConcurrentRequests', 'averageProxiedConcurrentRequests', 'requestCount', 'proxiedRequestCount', 'processUptime', 'podName',
+].map(bytes);
+const POD_NAME = 5;
 
 const TYPE_STAT = 1;
 const TYPE_TICK = 2;
@@ -84,12 +77,18 @@ export class EventScanner {
   /** The last string value read: its bytes are [strStart, strEnd). */
   private strStart = 0;
   private strEnd = 0;
+  /** The last number read. */
+  private number = NaN;
   /** The stat fields of the line being read, filled as they come. */
   private readonly statValues = new Float64Array(STAT_KEYS.length);
   private statSeen = 0;
   private podName = '';
   /** Strings read before, by a hash of their bytes. */
   private readonly strings = new Map<number, string>();
+  // The events handed out, one of each type, with numbers that are doubles from the start.
+  private readonly tick: TickEvent = { type: 'tick', t: NaN, namespace: '', name: '' };
+  private readonly stat: StatEvent = { type: 'stat', t: NaN, namespace: '', name: '', stat: emptyStat('') };
+  private readonly ready: ReadyEvent = { type: 'ready', t: NaN, namespace: '', name: '', ready: NaN };
 
   /** The event on bytes [start, end) of `buf`, or null to leave the line to parseEventLine. */
   scan(buf: Buffer, start: number, end: number): RecordingEvent | null {
@@ -104,43 +103,33 @@ export class EventScanner {
     let namespace = '';
     let name = '';
     let ready = NaN;
-    let stat: Stat | null = null;
+    let hasStat = false;
     for (;;) {
       this.skipSpace();
-      if (this.readString() === FAIL) return null;
-      const ks = this.strStart;
-      const length = this.strEnd - ks;
+      const key = this.key(TOP_KEYS);
       this.skipSpace();
-      if (!this.take(COLON)) return null;
+      if (key === FAIL || !this.take(COLON)) return null;
       this.skipSpace();
-      let field: number;
-      if (length === 1 && buf[ks] === 0x74) {
-        field = F_T;
-        t = this.readNumber();
-        if (t !== t) return null;
-      } else if (this.keyIs(ks, length, K_TYPE)) {
-        field = F_TYPE;
+      const field = 1 << key;
+      if (field === F_T) {
+        if (!this.readNumber()) return null;
+        t = this.number;
+      } else if (field === F_TYPE) {
         if (this.readString() === FAIL) return null;
         type = this.typeOf();
         if (type === 0) return null;
-      } else if (this.keyIs(ks, length, K_NAMESPACE)) {
-        field = F_NAMESPACE;
+      } else if (field === F_NAMESPACE) {
         namespace = this.readNonEmptyString();
         if (namespace === '') return null;
-      } else if (this.keyIs(ks, length, K_NAME)) {
-        field = F_NAME;
+      } else if (field === F_NAME) {
         name = this.readNonEmptyString();
         if (name === '') return null;
-      } else if (this.keyIs(ks, length, K_STAT)) {
-        field = F_STAT;
-        stat = this.readStat();
-        if (stat === null) return null;
-      } else if (this.keyIs(ks, length, K_READY)) {
-        field = F_READY;
-        ready = this.readNumber();
-        if (ready !== ready) return null;
+      } else if (field === F_STAT) {
+        hasStat = this.readStat();
+        if (!hasStat) return null;
       } else {
-        return null;
+        if (!this.readNumber()) return null;
+        ready = this.number;
       }
       // A repeated field: JSON.parse keeps the last, which is not worth copying here.
       if ((seen & field) !== 0) return null;
@@ -152,16 +141,25 @@ export class EventScanner {
     this.skipSpace();
     if (this.pos !== this.end) return null;
     if ((seen & (F_TYPE | F_T | F_NAMESPACE | F_NAME)) !== (F_TYPE | F_T | F_NAMESPACE | F_NAME)) return null;
+    let event: TickEvent | StatEvent | ReadyEvent;
     switch (type) {
       case TYPE_TICK:
-        return { type: 'tick', t, namespace, name };
+        event = this.tick;
+        break;
       case TYPE_STAT:
-        return stat === null ? null : { type: 'stat', t, namespace, name, stat };
+        if (!hasStat) return null;
+        event = this.stat;
+        break;
       default:
         // A ready count must be whole, ≥ 0 and fit int32 (parseEventLine names the problem otherwise).
         if ((seen & F_READY) === 0 || !Number.isInteger(ready) || ready < 0 || ready > MAX_COUNT) return null;
-        return { type: 'ready', t, namespace, name, ready };
+        event = this.ready;
+        event.ready = ready;
     }
+    event.t = t;
+    event.namespace = namespace;
+    event.name = name;
+    return event;
   }
 
   private skipSpace(): void {
@@ -181,6 +179,28 @@ export class EventScanner {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Which of `keys` the field name at pos is, compared byte by byte with its
+   * closing quote (an escape or any other name matches none); FAIL if none.
+   */
+  private key(keys: Uint8Array[]): number {
+    const buf = this.buf;
+    const start = this.pos + 1;
+    if (start >= this.end || buf[this.pos] !== QUOTE) return FAIL;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k];
+      const close = start + key.length;
+      if (close >= this.end || buf[close] !== QUOTE) continue;
+      let i = 0;
+      while (i < key.length && buf[start + i] === key[i]) i++;
+      if (i === key.length) {
+        this.pos = close + 1;
+        return k;
+      }
+    }
+    return FAIL;
   }
 
   /** A string without escapes, control characters or non-ASCII bytes: sets strStart/strEnd. */
@@ -248,17 +268,18 @@ export class EventScanner {
   }
 
   /**
-   * A JSON number, as JSON.parse reads it, or NaN when it is not one or needs
-   * more than the exact fast path: up to 2^53 in its digits and one
-   * multiplication or division by an exact power of ten.
+   * A JSON number into this.number, as JSON.parse reads it; false when it is
+   * not one or needs more than the exact fast path: up to 2^53 in its digits
+   * and one multiplication or division by an exact power of ten. (A field, not
+   * a return value: a returned double is boxed, one allocation per number.)
    */
-  private readNumber(): number {
+  private readNumber(): boolean {
     const buf = this.buf;
     const end = this.end;
     let pos = this.pos;
     const negative = pos < end && buf[pos] === MINUS;
     if (negative) pos++;
-    if (pos >= end) return NaN;
+    if (pos >= end) return false;
     let digits = 0;
     let c = buf[pos];
     if (c === ZERO) {
@@ -269,7 +290,7 @@ export class EventScanner {
         pos++;
       }
     } else {
-      return NaN;
+      return false;
     }
     let scale = 0;
     if (pos < end && buf[pos] === DOT) {
@@ -279,7 +300,7 @@ export class EventScanner {
         digits = digits * 10 + (c - ZERO);
         pos++;
       }
-      if (pos === first) return NaN;
+      if (pos === first) return false;
       scale = pos - first;
     }
     if (pos < end && ((c = buf[pos]) === LOWER_E || c === UPPER_E)) {
@@ -295,63 +316,58 @@ export class EventScanner {
         exponent = exponent * 10 + (c - ZERO);
         pos++;
       }
-      if (pos === first || (pos < end && buf[pos] >= ZERO && buf[pos] <= NINE)) return NaN;
+      if (pos === first || (pos < end && buf[pos] >= ZERO && buf[pos] <= NINE)) return false;
       scale += exponentNegative ? exponent : -exponent;
     }
-    if (!(digits < EXACT_INTEGER)) return NaN;
+    if (!(digits < EXACT_INTEGER)) return false;
     let value: number;
     if (scale === 0 || digits === 0) value = digits;
     else if (scale > 0 && scale < POWERS_OF_TEN.length) value = digits / POWERS_OF_TEN[scale];
     else if (scale < 0 && -scale < POWERS_OF_TEN.length) value = digits * POWERS_OF_TEN[-scale];
-    else return NaN;
+    else return false;
     // The product can overflow to Infinity, which JSON.parse gives too but parseEventLine rejects.
-    if (value === Infinity) return NaN;
+    if (value === Infinity) return false;
     this.pos = pos;
-    return negative ? -value : value;
+    this.number = negative ? -value : value;
+    return true;
   }
 
-  /** The stat object: podName and the numeric fields; null to fall back. */
-  private readStat(): Stat | null {
-    if (!this.take(OPEN)) return null;
+  /** The stat object into this.stat.stat: podName and the numeric fields; false to fall back. */
+  private readStat(): boolean {
+    if (!this.take(OPEN)) return false;
     const values = this.statValues;
     this.statSeen = 0;
-    let podNameSeen = false;
     this.podName = '';
     this.skipSpace();
     if (!this.take(CLOSE)) {
       for (;;) {
         this.skipSpace();
-        if (this.readString() === FAIL) return null;
-        const ks = this.strStart;
-        const length = this.strEnd - ks;
+        const i = this.key(STAT_KEYS);
         this.skipSpace();
-        if (!this.take(COLON)) return null;
+        if (i === FAIL || (this.statSeen & (1 << i)) !== 0 || !this.take(COLON)) return false;
         this.skipSpace();
-        if (this.keyIs(ks, length, K_POD_NAME)) {
-          if (podNameSeen || this.readString() === FAIL) return null;
-          podNameSeen = true;
+        this.statSeen |= 1 << i;
+        if (i === POD_NAME) {
+          if (this.readString() === FAIL) return false;
           this.podName = this.intern();
         } else {
-          // Each stat field has a length of its own.
-          const i = STAT_KEY_BY_LENGTH[length] ?? -1;
-          if (i === -1 || !this.keyIs(ks, length, STAT_KEYS[i]) || (this.statSeen & (1 << i)) !== 0) return null;
-          const v = this.readNumber();
-          if (v !== v) return null;
-          values[i] = v;
-          this.statSeen |= 1 << i;
+          if (!this.readNumber()) return false;
+          values[i] = this.number;
         }
         this.skipSpace();
         if (this.take(CLOSE)) break;
-        if (!this.take(COMMA)) return null;
+        if (!this.take(COMMA)) return false;
       }
     }
-    const stat = emptyStat(this.podName);
+    // A field left out is 0, as in emptyStat.
+    const stat = this.stat.stat;
     const seen = this.statSeen;
-    if ((seen & 1) !== 0) stat.averageConcurrentRequests = values[0];
-    if ((seen & 2) !== 0) stat.averageProxiedConcurrentRequests = values[1];
-    if ((seen & 4) !== 0) stat.requestCount = values[2];
-    if ((seen & 8) !== 0) stat.proxiedRequestCount = values[3];
-    if ((seen & 16) !== 0) stat.processUptime = values[4];
-    return stat;
+    stat.podName = this.podName;
+    stat.averageConcurrentRequests = (seen & 1) !== 0 ? values[0] : 0;
+    stat.averageProxiedConcurrentRequests = (seen & 2) !== 0 ? values[1] : 0;
+    stat.requestCount = (seen & 4) !== 0 ? values[2] : 0;
+    stat.proxiedRequestCount = (seen & 8) !== 0 ? values[3] : 0;
+    stat.processUptime = (seen & 16) !== 0 ? values[4] : 0;
+    return true;
   }
 }

@@ -15,7 +15,8 @@ export interface LineSink {
  * Splits chunks of a byte stream into lines, synchronously per chunk, and
  * refuses a line as soon as it grows past `maxLineBytes`. A line is handed
  * over as a range of the chunk it lies in, not decoded: most are read
- * straight from the bytes. Only a line split across chunks is copied.
+ * straight from the bytes. Only a line split across chunks is copied, so the
+ * caller may read the next chunk into the same buffer.
  */
 export class LineSplitter {
   private pending: Buffer[] = [];
@@ -42,7 +43,7 @@ export class LineSplitter {
     if (start < chunk.length) {
       this.pendingBytes += chunk.length - start;
       if (this.pendingBytes > this.maxLineBytes) throw new LineTooLongError(this.count + 1, this.maxLineBytes);
-      this.pending.push(chunk.subarray(start));
+      this.pending.push(Buffer.from(chunk.subarray(start)));
     }
   }
 

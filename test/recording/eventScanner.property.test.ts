@@ -135,6 +135,7 @@ describe('EventScanner against JSON.parse and parseEventLine', () => {
       '{"type":"ready","t":1,"namespace":"a","name":"b","ready":-1}',
       '{"type":"ready","t":1,"namespace":"a","name":"b","ready":2147483648}',
       '{"type":"stat","t":1,"namespace":"a","name":"b"}',
+      '{"type":"stat","t":1,"namespace":"a","name":"b","stat":{"requestCount":1,"requestCount":2}}',
       '   ',
     ]) expect(scan(l)).toBeNull();
   });
