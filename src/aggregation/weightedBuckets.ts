@@ -39,19 +39,21 @@ export function smoothingCoefficient(buckets: number): number {
  */
 const firstWeights = new Map<number, Float64Array>();
 
-function firstWeight(buckets: number, gap: number): number {
+/** The first weights for a window of `buckets` buckets, by gap; NaN where not computed yet. */
+function firstWeightsFor(buckets: number): Float64Array {
   let weights = firstWeights.get(buckets);
   if (weights === undefined) {
-    // NaN: not computed yet. A gap is at most the bucket count (a longer one is an empty window).
+    // A gap is at most the bucket count (a longer one is an empty window).
     weights = new Float64Array(buckets + 1).fill(NaN);
     firstWeights.set(buckets, weights);
   }
-  let w = weights[gap];
-  if (w !== w) {
-    const smoothing = smoothingCoefficient(buckets);
-    w = gap === 0 ? smoothing : smoothing * goPowWhole(1 - smoothing, gap);
-    weights[gap] = w;
-  }
+  return weights;
+}
+
+function computeFirstWeight(weights: Float64Array, gap: number): number {
+  const smoothing = smoothingCoefficient(weights.length - 1);
+  const w = gap === 0 ? smoothing : smoothing * goPowWhole(1 - smoothing, gap);
+  weights[gap] = w;
   return w;
 }
 
@@ -63,10 +65,13 @@ function firstWeight(buckets: number, gap: number): number {
 export class WeightedBuckets extends TimedBuckets {
   /** How fast older buckets lose weight; derived from the bucket count. */
   private smoothing: number;
+  /** The shared first weights of this window's size. */
+  private firstWeights: Float64Array;
 
   constructor(windowSeconds: number, granularitySeconds = 1) {
     super(windowSeconds, granularitySeconds);
     this.smoothing = smoothingCoefficient(this.buckets.length);
+    this.firstWeights = firstWeightsFor(this.buckets.length);
   }
 
   override windowAverage(now: number): number {
@@ -77,7 +82,8 @@ export class WeightedBuckets extends TimedBuckets {
     const gap = this.bucketOf(now) - this.lastWrite;
     const zeros = gap > 0 ? gap : 0;
     const decay = 1 - this.smoothing;
-    let multiplier = firstWeight(length, zeros);
+    let multiplier = this.firstWeights[zeros];
+    if (multiplier !== multiplier) multiplier = computeFirstWeight(this.firstWeights, zeros);
     // Knative's loop, in its order of roundings: newest bucket first, the multiplier decayed after each.
     let idx = this.lastIndex;
     let sum = 0;
@@ -92,5 +98,6 @@ export class WeightedBuckets extends TimedBuckets {
   override resizeWindow(windowSeconds: number, now: number): void {
     super.resizeWindow(windowSeconds, now);
     this.smoothing = smoothingCoefficient(this.buckets.length);
+    this.firstWeights = firstWeightsFor(this.buckets.length);
   }
 }
