@@ -9,6 +9,14 @@ export interface BenchResult {
   lowerIsBetter?: boolean;
   /** The same figure for Knative's Go code on this kind of machine, where known. */
   reference?: number;
+  /** Lowest and highest of the runs, where the value is a median of several. */
+  spread?: [number, number];
+}
+
+/** The median of some measurements, with their lowest and highest. */
+export function medianOf(values: number[]): { value: number; spread: [number, number] } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { value: sorted[Math.floor(sorted.length / 2)], spread: [sorted[0], sorted[sorted.length - 1]] };
 }
 
 /** The median of `runs` timings of `fn` in seconds, after one warm-up run. */
@@ -55,9 +63,10 @@ export function table(results: BenchResult[]): string {
       const x = r.lowerIsBetter ? other / r.value : r.value / other;
       return `${x.toFixed(2)}×`;
     };
-    return [r.name, `${format(r.value)} ${r.unit}`, r.goal === undefined ? '' : `${format(r.goal)} ${r.unit}`, ratio(r.goal), ratio(r.reference)];
+    const spread = r.spread === undefined ? '' : `${format(r.spread[0]).trim()}–${format(r.spread[1]).trim()}`;
+    return [r.name, `${format(r.value)} ${r.unit}`, spread, r.goal === undefined ? '' : `${format(r.goal)} ${r.unit}`, ratio(r.goal), ratio(r.reference)];
   });
-  const header = ['benchmark', 'measured', 'goal', 'vs goal', 'vs Knative Go'];
+  const header = ['benchmark', 'measured', 'spread', 'goal', 'vs goal', 'vs Knative Go'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');

@@ -32,6 +32,12 @@ export class TimedBuckets implements WindowAverager {
   protected firstWrite = NEVER;
   /** Bucket number of the last write: gaps after it are zeroed lazily. */
   protected lastWrite = NEVER;
+  /**
+   * Where lastWrite's bucket sits in the ring. The ring is walked from here
+   * one step at a time: a bucket number is past the small-integer range, and
+   * V8's `%` on it is a call to fmod, the most expensive operation of a tick.
+   */
+  protected lastIndex = 0;
   /** Sum of every bucket in the ring, stale ones included until they are cleared. */
   protected windowTotal = 0;
 
@@ -62,7 +68,11 @@ export class TimedBuckets implements WindowAverager {
     if (gap * this.granularity < this.window) {
       // The seconds since the last write are zero: drop the stale buckets they would overwrite.
       let total = this.windowTotal;
-      for (let i = this.lastWrite + 1; i <= nowBucket; i++) total -= this.buckets[i % length];
+      let idx = this.lastIndex;
+      for (let k = 0; k < gap; k++) {
+        idx = idx + 1 === length ? 0 : idx + 1;
+        total -= this.buckets[idx];
+      }
       const valid = Math.min(this.lastWrite - this.firstWrite + 1, length - gap);
       return roundTo6Digits(total / valid);
     }
@@ -71,27 +81,34 @@ export class TimedBuckets implements WindowAverager {
 
   record(now: number, value: number): void {
     const bucket = this.bucketOf(now);
+    const length = this.buckets.length;
+    let idx = this.lastIndex;
     if (this.lastWrite !== bucket) {
       if ((bucket - this.lastWrite) * this.granularity <= -this.window) return; // older than a window
       if (this.firstWrite === NEVER || this.firstWrite > bucket) this.firstWrite = bucket;
       if (bucket > this.lastWrite) {
-        const length = this.buckets.length;
         if ((bucket - this.lastWrite) * this.granularity >= this.window) {
           // A whole window without writes: start over.
           this.firstWrite = bucket;
           this.buckets.fill(0);
           this.windowTotal = 0;
+          idx = ringIndex(bucket, length);
         } else {
-          for (let i = this.lastWrite + 1; i <= bucket; i++) {
-            const idx = i % length;
+          for (let k = bucket - this.lastWrite; k > 0; k--) {
+            idx = idx + 1 === length ? 0 : idx + 1;
             this.windowTotal -= this.buckets[idx];
             this.buckets[idx] = 0;
           }
         }
         this.lastWrite = bucket;
+        this.lastIndex = idx;
+      } else {
+        // A late stat, still inside the window: less than one ring back from the last write.
+        idx -= this.lastWrite - bucket;
+        if (idx < 0) idx += length;
       }
     }
-    this.buckets[bucket % this.buckets.length] += value;
+    this.buckets[idx] += value;
     this.windowTotal += value;
   }
 
@@ -106,9 +123,9 @@ export class TimedBuckets implements WindowAverager {
       const oldCount = this.buckets.length;
       let b = this.lastWrite;
       for (let k = Math.min(count, oldCount); k > 0; k--, b--) {
-        // Positive modulo: near t = 0 (simulations, tests) the walk back reaches negative bucket numbers.
-        const v = this.buckets[((b % oldCount) + oldCount) % oldCount];
-        resized[((b % count) + count) % count] = v;
+        // Near t = 0 (simulations, tests) the walk back reaches negative bucket numbers.
+        const v = this.buckets[ringIndex(b, oldCount)];
+        resized[ringIndex(b, count)] = v;
         total += v;
       }
       // As Knative: the earliest time data may have been written at.
@@ -119,7 +136,15 @@ export class TimedBuckets implements WindowAverager {
     this.window = windowSeconds;
     this.buckets = resized;
     this.windowTotal = total;
+    this.lastIndex = ringIndex(this.lastWrite, count);
   }
+}
+
+/** A bucket number's place in a ring of `length` (JS `%` keeps the sign); 0 for "never written". */
+function ringIndex(bucket: number, length: number): number {
+  if (bucket === NEVER) return 0;
+  const r = bucket % length;
+  return r < 0 ? r + length : r;
 }
 
 /** A window that is not a finite number of whole buckets would make the bucket loops run forever. */

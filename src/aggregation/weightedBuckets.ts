@@ -32,6 +32,32 @@ export function smoothingCoefficient(buckets: number): number {
 }
 
 /**
+ * The first weight of a window average `gap` buckets after the last write:
+ * coefficient × Go's math.Pow(1 − coefficient, gap), per bucket count and gap.
+ * Only the window's size and the gap go in, so each is computed once per
+ * process; its bit-exact Pow is otherwise the dearest part of a tick.
+ */
+const firstWeights = new Map<number, Float64Array>();
+
+/** The first weights for a window of `buckets` buckets, by gap; NaN where not computed yet. */
+function firstWeightsFor(buckets: number): Float64Array {
+  let weights = firstWeights.get(buckets);
+  if (weights === undefined) {
+    // A gap is at most the bucket count (a longer one is an empty window).
+    weights = new Float64Array(buckets + 1).fill(NaN);
+    firstWeights.set(buckets, weights);
+  }
+  return weights;
+}
+
+function computeFirstWeight(weights: Float64Array, gap: number): number {
+  const smoothing = smoothingCoefficient(weights.length - 1);
+  const w = gap === 0 ? smoothing : smoothing * goPowWhole(1 - smoothing, gap);
+  weights[gap] = w;
+  return w;
+}
+
+/**
  * Time buckets with a weighted-exponential window average (Knative's
  * WeightedFloat64Buckets): the newest bucket weighs most, each older one
  * (1 − coefficient) times less. Seconds without data count as zero.
@@ -39,36 +65,39 @@ export function smoothingCoefficient(buckets: number): number {
 export class WeightedBuckets extends TimedBuckets {
   /** How fast older buckets lose weight; derived from the bucket count. */
   private smoothing: number;
+  /** The shared first weights of this window's size. */
+  private firstWeights: Float64Array;
 
   constructor(windowSeconds: number, granularitySeconds = 1) {
     super(windowSeconds, granularitySeconds);
-    this.smoothing = smoothingCoefficient(Math.ceil(windowSeconds / granularitySeconds));
+    this.smoothing = smoothingCoefficient(this.buckets.length);
+    this.firstWeights = firstWeightsFor(this.buckets.length);
   }
 
   override windowAverage(now: number): number {
     if (this.isEmpty(now)) return 0;
-    const nowBucket = this.bucketOf(now);
-    const length = this.buckets.length;
+    const buckets = this.buckets;
+    const length = buckets.length;
+    // The silent buckets since the last write weigh in as zeros: the walk starts that far down the weights.
+    const gap = this.bucketOf(now) - this.lastWrite;
+    const zeros = gap > 0 ? gap : 0;
     const decay = 1 - this.smoothing;
-    let multiplier = this.smoothing;
-    let count = length;
-    if (nowBucket > this.lastWrite) {
-      // The silent buckets since the last write weigh in as zeros.
-      const zeros = nowBucket - this.lastWrite;
-      multiplier *= goPowWhole(decay, zeros);
-      count -= zeros;
-    }
-    const start = this.lastWrite + length;
+    let multiplier = this.firstWeights[zeros];
+    if (multiplier !== multiplier) multiplier = computeFirstWeight(this.firstWeights, zeros);
+    // Knative's loop, in its order of roundings: newest bucket first, the multiplier decayed after each.
+    let idx = this.lastIndex;
     let sum = 0;
-    for (let i = 0; i < count; i++) {
-      sum += this.buckets[(start - i) % length] * multiplier;
+    for (let i = length - zeros; i > 0; i--) {
+      sum += buckets[idx] * multiplier;
       multiplier *= decay;
+      idx = idx === 0 ? length - 1 : idx - 1;
     }
     return sum;
   }
 
   override resizeWindow(windowSeconds: number, now: number): void {
     super.resizeWindow(windowSeconds, now);
-    this.smoothing = smoothingCoefficient(Math.ceil(windowSeconds / this.granularity));
+    this.smoothing = smoothingCoefficient(this.buckets.length);
+    this.firstWeights = firstWeightsFor(this.buckets.length);
   }
 }

@@ -1,38 +1,82 @@
+import { readFileSync } from 'node:fs';
 import { type Command, type CommandContext, FileArgumentError, InputFileError, UsageError } from './usage.js';
 
 interface CommandModule { run: Command; usage: string }
 
+interface CommandEntry {
+  /** What `kpa --help` says of the command: the full usage is its module's, loaded only for `kpa COMMAND --help`. */
+  summary: string;
+  load: () => Promise<CommandModule>;
+}
+
 /**
  * Each command is loaded only when it runs: `kpa activator`, a data-plane
  * process, must not carry the autoscaler's HTTP app, Kubernetes client and
- * simulator in its memory (about 80 MB of RSS), nor wait for them to load.
+ * simulator in its memory (about 80 MB of RSS), nor `kpa replay` and
+ * `kpa --help` wait for them to load (a second and more).
  */
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
-  replay: async () => { const m = await import('./replayCommand.js'); return { run: m.replayCommand, usage: m.REPLAY_USAGE }; },
-  run: async () => { const m = await import('./runCommand.js'); return { run: (ctx) => m.runCommand(ctx), usage: m.RUN_USAGE }; },
-  activator: async () => { const m = await import('./activatorCommand.js'); return { run: (ctx) => m.activatorCommand(ctx), usage: m.ACTIVATOR_USAGE }; },
-  simulate: async () => { const m = await import('./simulateCommand.js'); return { run: m.simulateCommand, usage: m.SIMULATE_USAGE }; },
-  sweep: async () => { const m = await import('./sweepCommand.js'); return { run: m.sweepCommand, usage: m.SWEEP_USAGE }; },
+const COMMANDS: Record<string, CommandEntry> = {
+  run: {
+    summary: 'the autoscaler service: Kubernetes Deployments, a targets file or an embedded demo',
+    load: async () => { const m = await import('./runCommand.js'); return { run: (ctx) => m.runCommand(ctx), usage: m.RUN_USAGE }; },
+  },
+  activator: {
+    summary: 'the request-path proxy: holds requests while a revision scales from zero, reports its load',
+    load: async () => { const m = await import('./activatorCommand.js'); return { run: (ctx) => m.activatorCommand(ctx), usage: m.ACTIVATOR_USAGE }; },
+  },
+  replay: {
+    summary: 'feeds a recording through the collector and decider, one decision per tick',
+    load: async () => { const m = await import('./replayCommand.js'); return { run: m.replayCommand, usage: m.REPLAY_USAGE }; },
+  },
+  simulate: {
+    summary: 'runs a traffic scenario against the autoscaler in virtual time and reports',
+    load: async () => { const m = await import('./simulateCommand.js'); return { run: m.simulateCommand, usage: m.SIMULATE_USAGE }; },
+  },
+  sweep: {
+    summary: 'runs a scenario for every combination of autoscaler settings',
+    load: async () => { const m = await import('./sweepCommand.js'); return { run: m.sweepCommand, usage: m.SWEEP_USAGE }; },
+  },
 };
 
-async function usage(): Promise<string> {
-  const all = await Promise.all(Object.values(COMMANDS).map((load) => load()));
-  return ['usage: kpa <command> [options]', '', ...all.map((c) => c.usage)].join('\n');
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return [
+    'usage: kpa <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    '"kpa <command> --help" shows the command\'s options; "kpa --version" prints the version.',
+  ].join('\n');
+}
+
+/** package.json's version: the nearest package.json above this module (src/cli/ or dist/src/cli/). */
+function version(): string {
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    try {
+      return (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string }).version;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dir.pathname === '/') throw err;
+    }
+  }
 }
 
 /** Runs the CLI; resolves with the exit status. Exported for tests. */
 export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    io.stdout.write(`${await usage()}\n`);
+    io.stdout.write(`${usage()}\n`);
     return name === undefined ? 2 : 0;
   }
-  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!load) {
-    io.stderr.write(`kpa: unknown command "${name}"\n\n${await usage()}\n`);
+  if (name === '--version') {
+    io.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
+    io.stderr.write(`kpa: unknown command "${name}"\n\n${usage()}\n`);
     return 2;
   }
-  const command = await load();
+  const command = await entry.load();
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(`${command.usage}\n`);
     return 0;

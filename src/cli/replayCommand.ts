@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ReplayError, replayStream } from '../recording/replayStream.js';
 import { type CommandContext, UsageError } from './usage.js';
@@ -12,11 +12,29 @@ export const REPLAY_USAGE = `kpa replay FILE|-
   events (its disk could not keep up) a warning with the line goes to
   standard error and the replay goes on (exit status 0).`;
 
+const READ_BYTES = 256 * 1024;
+
+/**
+ * A file's bytes in chunks read into one buffer, each valid until the next is
+ * asked for: no buffer per chunk to wait for a collection (replay memory
+ * stays flat), no stream machinery per read. Reads block, which a replay
+ * with nothing else to do can afford.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) yield buffer.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function replayCommand(ctx: CommandContext): Promise<number> {
   const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('replay takes exactly one FILE (or - for standard input)');
   const [file] = positionals;
-  const input = (file === '-' ? ctx.stdin : createReadStream(file)) as Readable;
+  const input = file === '-' ? (ctx.stdin as AsyncIterable<Buffer | string>) : fileChunks(file);
   const where = file === '-' ? '<stdin>' : file;
   try {
     await replayStream(input, ctx.stdout as Writable, (lineNumber, { count }) => {

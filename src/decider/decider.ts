@@ -1,12 +1,15 @@
 import { MaxTimeWindow } from '../aggregation/maxTimeWindow.js';
 import { METRIC_RPS } from '../config/annotations.js';
-import type { WindowValues } from '../metrics/collection.js';
+import type { WindowPair } from '../metrics/collection.js';
 import type { DeciderSpec } from './spec.js';
 
 /** The decider reads its revision's windows through this (a Collection is one). */
 export interface RevisionMetrics {
-  stableAndPanicConcurrency(now: number): WindowValues;
-  stableAndPanicRps(now: number): WindowValues;
+  /**
+   * The stable and panic averages of concurrency, or of RPS, at `now` into
+   * `into`; false when there is no data (Knative's ErrNoData).
+   */
+  readWindows(now: number, rps: boolean, into: WindowPair): boolean;
 }
 
 /** How often deciders run, in seconds (Knative's tickInterval); also the scale-down-delay granularity. */
@@ -42,7 +45,7 @@ export interface Decision {
  */
 export interface NoDecision {
   readonly valid: false;
-  readonly reason: 'no-data' | 'not-collecting' | 'out-of-range';
+  readonly reason: 'no-data' | 'out-of-range';
 }
 
 export type ScaleResult = Decision | NoDecision;
@@ -63,8 +66,20 @@ export function goInt32(x: number): number {
 export class Decider {
   private spec: DeciderSpec;
   private readonly metrics: RevisionMetrics;
-  /** When panic mode was entered or last extended; null when not panicking. */
-  private panicTime: number | null;
+  /**
+   * This decider's window averages of the current tick, reused: a tick
+   * allocates only its Decision. NaN, not 0, so that V8 makes the fields
+   * doubles from the start: a field that turns from a small integer into a
+   * double deprecates the object's layout, and every decider's optimised tick
+   * would deoptimise on its first average until all of them had migrated.
+   */
+  private readonly observed: WindowPair = { stable: NaN, panic: NaN };
+  /**
+   * When panic mode was entered or last extended; NOT_PANICKING otherwise. A
+   * number either way: a field that changes from null to a number makes V8
+   * discard the optimised tick code the first time any decider panics.
+   */
+  private panicTime: number;
   /** The highest count wanted during this panic: panic never scales down. */
   private maxPanicPods: number;
   /**
@@ -83,7 +98,7 @@ export class Decider {
     this.delayWindow = spec.scaleDownDelaySeconds > 0
       ? new MaxTimeWindow(spec.scaleDownDelaySeconds, TICK_INTERVAL_SECONDS)
       : null;
-    this.panicTime = readyPods > 1 ? now : null;
+    this.panicTime = readyPods > 1 ? now : NOT_PANICKING;
     this.maxPanicPods = readyPods;
   }
 
@@ -92,7 +107,7 @@ export class Decider {
   }
 
   get inPanic(): boolean {
-    return this.panicTime !== null;
+    return this.panicTime !== NOT_PANICKING;
   }
 
   update(spec: DeciderSpec): void {
@@ -102,11 +117,10 @@ export class Decider {
   scale(now: number, readyPodCount: number): ScaleResult {
     const spec = this.spec;
     const readyPods = Math.max(1, readyPodCount);
-    const observed = spec.scalingMetric === METRIC_RPS
-      ? this.metrics.stableAndPanicRps(now)
-      : this.metrics.stableAndPanicConcurrency(now);
-    if (!observed.ok) return observed.reason === 'no-data' ? NO_DATA_RESULT : NOT_COLLECTING_RESULT;
-    const { stable, panic } = observed;
+    const observed = this.observed;
+    if (!this.metrics.readWindows(now, spec.scalingMetric === METRIC_RPS, observed)) return NO_DATA_RESULT;
+    const stable = observed.stable;
+    const panic = observed.panic;
 
     // Always allow growing by at least one pod, whatever the rate.
     const maxScaleUp = Math.ceil(spec.maxScaleUpRate * readyPods);
@@ -133,14 +147,15 @@ export class Decider {
     if (overPanicThreshold) {
       // Enter panic, or extend it while the panic window stays over the threshold.
       this.panicTime = now;
-    } else if (this.panicTime !== null && this.panicTime + spec.stableWindowSeconds < now) {
+    } else if (this.panicTime !== NOT_PANICKING && this.panicTime + spec.stableWindowSeconds < now) {
       // The surge has made its way into the stable window: leave panic.
-      this.panicTime = null;
+      this.panicTime = NOT_PANICKING;
       this.maxPanicPods = 0;
     }
 
+    const panicking = this.panicTime !== NOT_PANICKING;
     let desired = desiredStable;
-    if (this.panicTime !== null) {
+    if (panicking) {
       // Provision for whichever window wants more, and never go down while panicking.
       if (desired < desiredPanic) desired = desiredPanic;
       if (desired > this.maxPanicPods) this.maxPanicPods = desired;
@@ -168,7 +183,7 @@ export class Decider {
       valid: true,
       desiredPodCount: desired,
       excessBurstCapacity: goInt32(excess),
-      panic: this.panicTime !== null,
+      panic: panicking,
       stableValue: stable,
       panicValue: panic,
       readyPods: readyPodCount,
@@ -181,6 +196,6 @@ export class Decider {
   }
 }
 
+const NOT_PANICKING = -Infinity;
 const NO_DATA_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'no-data' });
-const NOT_COLLECTING_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'not-collecting' });
 const OUT_OF_RANGE_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'out-of-range' });

@@ -18,7 +18,6 @@ export class RevisionAutoscaler {
   excessBurstCapacity: number;
   /** The latest result of `tick`, valid or not. */
   lastResult: ScaleResult | null = null;
-  lastTickAt: number | null = null;
 
   constructor(key: RevisionKey, resolved: ResolvedRevision, readyPods: number, now: number) {
     this.key = key;
@@ -46,7 +45,6 @@ export class RevisionAutoscaler {
   tick(now: number): ScaleResult {
     const result = this.decider.scale(now, this.readyPods);
     this.lastResult = result;
-    this.lastTickAt = now;
     if (result.valid) {
       this.desiredScale = result.desiredPodCount;
       this.excessBurstCapacity = result.excessBurstCapacity;

@@ -10,7 +10,12 @@ export type WindowValues =
   | { readonly ok: true; readonly stable: number; readonly panic: number }
   | { readonly ok: false; readonly reason: 'no-data' | 'not-collecting' };
 
-/** Knative's ErrNoData as a value, shared to keep the hot path allocation-free. */
+/** Where the decider takes a stable and a panic average without allocating (it is one per revision). */
+export interface WindowPair {
+  stable: number;
+  panic: number;
+}
+
 export const NO_DATA: WindowValues = Object.freeze({ ok: false, reason: 'no-data' });
 export const NOT_COLLECTING: WindowValues = Object.freeze({ ok: false, reason: 'not-collecting' });
 
@@ -60,16 +65,29 @@ export class Collection {
     this.rpsPanic.record(now, rps);
   }
 
+  /**
+   * The decider's read, every tick: the stable and panic averages of
+   * concurrency (or RPS) at `now` into `into`; false when the stable window
+   * has no data (Knative's ErrNoData). Allocates nothing.
+   */
+  readWindows(now: number, rps: boolean, into: WindowPair): boolean {
+    const stable = rps ? this.rps : this.concurrency;
+    if (this.spec.scraped && stable.isEmpty(now)) return false;
+    into.stable = stable.windowAverage(now);
+    into.panic = (rps ? this.rpsPanic : this.concurrencyPanic).windowAverage(now);
+    return true;
+  }
+
   stableAndPanicConcurrency(now: number): WindowValues {
-    return this.values(this.concurrency, this.concurrencyPanic, now);
+    return this.values(now, false);
   }
 
   stableAndPanicRps(now: number): WindowValues {
-    return this.values(this.rps, this.rpsPanic, now);
+    return this.values(now, true);
   }
 
-  private values(stable: WindowAverager, panic: WindowAverager, now: number): WindowValues {
-    if (this.spec.scraped && stable.isEmpty(now)) return NO_DATA;
-    return { ok: true, stable: stable.windowAverage(now), panic: panic.windowAverage(now) };
+  private values(now: number, rps: boolean): WindowValues {
+    const pair = { stable: 0, panic: 0 };
+    return this.readWindows(now, rps, pair) ? { ok: true, stable: pair.stable, panic: pair.panic } : NO_DATA;
   }
 }

@@ -1,13 +1,13 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { ConfigError } from '../config/errors.js';
-import { decisionLine } from './decisionLine.js';
+import { DecisionLines } from './decisionLine.js';
 import { type DroppedEvent, parseEventLine, RecordingError } from './events.js';
-import { LineSplitter, LineTooLongError } from './lineSplitter.js';
+import { EventScanner } from './eventScanner.js';
+import { type LineSink, LineSplitter, LineTooLongError } from './lineSplitter.js';
 import { Replayer } from './replayer.js';
 
 /** The longest recording line accepted; real events are a few hundred bytes. */
 export const MAX_LINE_BYTES = 1024 * 1024;
-const FLUSH_BYTES = 64 * 1024;
 
 /** Where and why a recording was rejected. */
 export class ReplayError extends Error {
@@ -18,49 +18,65 @@ export class ReplayError extends Error {
 }
 
 /**
- * Replays a recording from `input`, writing one decision line per tick to
- * `output`. Decisions before a bad line are written; the bad line rejects with
- * a ReplayError naming it. A `dropped` line is passed to `onDropped` and the
+ * Replays a recording from `input` (a stream, or chunks that may share one
+ * buffer: each is replayed before the next is asked for), writing one
+ * decision line per tick to `output`. Decisions before a bad line are
+ * written; the bad line rejects with a ReplayError naming it. A `dropped`
+ * line (the live recorder could not keep up) is passed to `onDropped` and the
  * replay goes on. Resolves with the number of decisions written.
  */
-export async function replayStream(input: Readable, output: Writable, onDropped?: (lineNumber: number, event: DroppedEvent) => void): Promise<number> {
-  const replayer = new Replayer();
-  const splitter = new LineSplitter(MAX_LINE_BYTES);
-  let buffered = '';
-  let decisions = 0;
+export async function replayStream(
+  input: AsyncIterable<Buffer | string>, output: Writable, onDropped?: (lineNumber: number, event: DroppedEvent) => void,
+): Promise<number> {
+  const lines = new ReplayLines(onDropped);
+  const splitter = new LineSplitter(MAX_LINE_BYTES, lines);
   const flush = async (): Promise<void> => {
-    if (buffered === '') return;
-    const text = buffered;
-    buffered = '';
-    if (!output.write(text)) await new Promise<void>((resolve) => output.once('drain', resolve));
-  };
-  const onLine = (line: string, lineNumber: number): void => {
-    if (line.trim() === '') return;
-    try {
-      const event = parseEventLine(line);
-      const result = replayer.apply(event);
-      if (event.type === 'dropped') onDropped?.(lineNumber, event);
-      if (result !== null && event.type === 'tick') {
-        buffered += `${decisionLine(event.t, event, result)}\n`;
-        decisions++;
-      }
-    } catch (err) {
-      throw toReplayError(err, lineNumber);
+    for (const piece of lines.output.take()) {
+      if (!output.write(piece)) await new Promise<void>((resolve) => output.once('drain', resolve));
     }
   };
   try {
-    for await (const chunk of input as AsyncIterable<Buffer | string>) {
-      splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, onLine);
-      if (buffered.length >= FLUSH_BYTES) await flush();
+    for await (const chunk of input) {
+      splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      if (lines.output.full) await flush();
     }
-    splitter.end(onLine);
+    splitter.end();
   } catch (err) {
     await flush();
     if (err instanceof LineTooLongError) throw new ReplayError(err.lineNumber, err.message);
     throw err;
   }
   await flush();
-  return decisions;
+  return lines.decisions;
+}
+
+/** Each line through the engine: the common events read from the bytes, the rest through JSON.parse. */
+class ReplayLines implements LineSink {
+  private readonly replayer = new Replayer();
+  private readonly scanner = new EventScanner();
+  readonly output = new DecisionLines();
+  decisions = 0;
+
+  constructor(private readonly onDropped?: (lineNumber: number, event: DroppedEvent) => void) {}
+
+  line(buf: Buffer, start: number, end: number, lineNumber: number): void {
+    try {
+      let event = this.scanner.scan(buf, start, end);
+      if (event === null) {
+        const text = buf.toString('utf8', start, end);
+        if (text.trim() === '') return;
+        event = parseEventLine(text);
+      }
+      const result = this.replayer.apply(event);
+      if (event.type === 'dropped') this.onDropped?.(lineNumber, event);
+      if (result !== null && event.type === 'tick') {
+        this.output.add(event.t, event, result);
+        this.decisions++;
+      }
+    } catch (err) {
+      throw toReplayError(err, lineNumber);
+    }
+  }
 }
 
 function toReplayError(err: unknown, lineNumber: number): Error {

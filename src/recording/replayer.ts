@@ -10,6 +10,11 @@ import { type RecordingEvent, RecordingError } from './events.js';
  */
 export class Replayer {
   readonly scalers = new MultiScaler();
+  /**
+   * The scalers by name (a list for the namespaces that share it): found from
+   * the event's own strings, without a "namespace/name" key built per line.
+   */
+  private readonly byName = new Map<string, RevisionAutoscaler[]>();
   private lastT = -Infinity;
 
   /** Applies one event; returns the decision for a `tick`, else null. Throws on an invalid event. */
@@ -18,6 +23,7 @@ export class Replayer {
       // A restarted service starts every revision afresh from the revision lines that follow, on a clock that may
       // have been set back; replaying it on from the earlier run's state would give other decisions than it made.
       for (const scaler of [...this.scalers.all()]) this.scalers.delete(scaler.key);
+      this.byName.clear();
       this.lastT = event.t;
       return null;
     }
@@ -28,7 +34,10 @@ export class Replayer {
     if (event.type === 'dropped') return null;
     if (event.type === 'revision') {
       const resolved = resolveRevision(event);
-      this.scalers.upsert(event, resolved, event.t, event.ready);
+      const scaler = this.scalers.upsert(event, resolved, event.t, event.ready);
+      const named = this.byName.get(event.name);
+      if (named === undefined) this.byName.set(event.name, [scaler]);
+      else if (!named.includes(scaler)) named.push(scaler);
       return null;
     }
     const scaler = this.scaler(event);
@@ -45,10 +54,13 @@ export class Replayer {
   }
 
   private scaler(event: RecordingEvent & RevisionKey): RevisionAutoscaler {
-    const scaler = this.scalers.get(event);
-    if (!scaler) {
-      throw new RecordingError(`revision ${event.namespace}/${event.name} was not created by a "revision" event before`);
+    const named = this.byName.get(event.name);
+    if (named !== undefined) {
+      for (let i = 0; i < named.length; i++) if (named[i].key.namespace === event.namespace) return named[i];
     }
-    return scaler;
+    // The "namespace/name" key as before, for names with a "/" whose keys collide.
+    const scaler = this.scalers.get(event);
+    if (scaler) return scaler;
+    throw new RecordingError(`revision ${event.namespace}/${event.name} was not created by a "revision" event before`);
   }
 }

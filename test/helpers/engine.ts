@@ -1,4 +1,4 @@
-import type { WindowValues } from '../../src/metrics/collection.js';
+import type { WindowPair } from '../../src/metrics/collection.js';
 import type { RevisionMetrics } from '../../src/decider/decider.js';
 import type { DeciderSpec } from '../../src/decider/spec.js';
 import type { Stat } from '../../src/metrics/stat.js';
@@ -11,11 +11,10 @@ export class FakeMetrics implements RevisionMetrics {
     this.panic = panic;
     return this;
   }
-  stableAndPanicConcurrency(): WindowValues {
-    return this.ok ? { ok: true, stable: this.stable, panic: this.panic } : { ok: false, reason: 'no-data' };
-  }
-  stableAndPanicRps(): WindowValues {
-    return this.stableAndPanicConcurrency();
+  readWindows(_now: number, _rps: boolean, into: WindowPair): boolean {
+    into.stable = this.stable;
+    into.panic = this.panic;
+    return this.ok;
   }
 }
 
