@@ -89,6 +89,9 @@ function varint(bytes: Uint8Array, at: number, out: [number, number]): boolean {
   return false;
 }
 
+/** The varint reader's out-parameter, shared: the walks never nest a read inside another's use of it. */
+const WALK: [number, number] = [0, 0];
+
 /** Wire types by field number: 0 varint, 1 fixed64, 2 length-delimited (a nested message where given). */
 interface FieldShapes {
   readonly [field: number]: number | FieldShapes;
@@ -107,17 +110,17 @@ const WIRE_STAT_MESSAGE_FIELDS: FieldShapes = { 1: 2, 2: 2, 3: STAT_FIELDS };
  * reads past it), so such garbage is refused rather than half-read.
  */
 function wellFormed(bytes: Uint8Array, start: number, end: number, shapes: FieldShapes): boolean {
-  const read: [number, number] = [0, 0];
+  const read = WALK;
   let at = start;
-  // Unknown groups being skipped: their field numbers, innermost last.
-  const groups: number[] = [];
+  // Unknown groups being skipped: their field numbers, innermost last (made only if there is one).
+  let groups: number[] | null = null;
   while (at < end) {
     if (!varint(bytes, at, read) || read[1] > end) return false;
     const tag = read[0];
     at = read[1];
     const field = Math.floor(tag / 8);
     if (field === 0) return false;
-    const shape = groups.length === 0 ? shapes[field] : undefined;
+    const shape = groups === null || groups.length === 0 ? shapes[field] : undefined;
     const wireType = shape === undefined ? tag % 8 : typeof shape === 'number' ? shape : 2;
     switch (wireType) {
       case 0:
@@ -135,17 +138,17 @@ function wellFormed(bytes: Uint8Array, start: number, end: number, shapes: Field
         break;
       }
       case 3:
-        groups.push(field);
+        (groups ??= []).push(field);
         break;
       case 4:
-        if (groups.pop() !== field) return false;
+        if (groups === null || groups.pop() !== field) return false;
         break;
       default:
         return false;
     }
     if (at > end) return false;
   }
-  return groups.length === 0;
+  return groups === null || groups.length === 0;
 }
 
 /**
@@ -204,6 +207,15 @@ function scanBinaryFrame(bytes: Uint8Array, maxMessages: number): Uint32Array | 
   return offsets;
 }
 
+/** The whole frame in one protobuf-es call; null if it throws (not expected once every message is well formed). */
+function decodeWhole(bytes: Uint8Array): WireStatMessage[] | null {
+  try {
+    return fromBinary(WireStatMessagesSchema, bytes).messages;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Opens a binary websocket frame holding Knative's `WireStatMessages`. The
  * frame is refused whole when its framing is not protobuf or it holds more
@@ -213,13 +225,22 @@ function scanBinaryFrame(bytes: Uint8Array, maxMessages: number): Uint32Array | 
 export function openBinaryFrame(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): PendingFrame | StatRejection {
   const offsets = scanBinaryFrame(bytes, limits.maxMessagesPerFrame);
   if (!(offsets instanceof Uint32Array)) return offsets;
+  const count = offsets.length / 2;
+  // Checked first, so a malformed message costs no thrown Error (and its stack trace).
+  let allWellFormed = true;
+  for (let i = 0; i < count && allWellFormed; i++) allWellFormed = wellFormed(bytes, offsets[2 * i], offsets[2 * i + 1], WIRE_STAT_MESSAGE_FIELDS);
+  // The usual frame, every message well formed, decodes in one call (one reader, no view per message).
+  let whole: WireStatMessage[] | null = null;
   return {
-    count: offsets.length / 2,
+    count,
     decode(index) {
+      if (allWellFormed) {
+        whole ??= decodeWhole(bytes);
+        if (whole !== null && whole.length === count) return fromMessage(whole[index], limits.bounds);
+      }
       const start = offsets[2 * index];
       const end = offsets[2 * index + 1];
-      // Checked first, so a malformed message costs no thrown Error (and its stack trace).
-      if (!wellFormed(bytes, start, end, WIRE_STAT_MESSAGE_FIELDS)) return MALFORMED_MESSAGE;
+      if (!allWellFormed && !wellFormed(bytes, start, end, WIRE_STAT_MESSAGE_FIELDS)) return MALFORMED_MESSAGE;
       let message: WireStatMessage;
       try {
         message = fromBinary(WireStatMessageSchema, bytes.subarray(start, end));

@@ -31,7 +31,7 @@ export interface StoredDecision {
 }
 
 const KIND_VALID = 0;
-const INVALID_REASONS = ['no-data', 'not-collecting', 'out-of-range'] as const;
+const INVALID_REASONS = ['no-data', 'out-of-range'] as const;
 const PANIC_BIT = 8;
 const NO_DELAY = -2147483648;
 
