@@ -49,7 +49,7 @@ describe('DecisionHistory', () => {
     const step = fc.record({
       dt: fc.constantFrom(0.5, 2, 2, 30, 700), basis: fc.constantFrom(0, 1), scale: fc.option(status),
       result: fc.oneof(
-        fc.constantFrom(noData, { valid: false, reason: 'not-collecting' } as const, { valid: false, reason: 'out-of-range' } as const),
+        fc.constantFrom(noData, { valid: false, reason: 'out-of-range' } as const),
         fc.record({ stable: fc.double({ min: 0, max: 1e6, noNaN: true }), panic: fc.double({ min: 0, max: 1e6, noNaN: true }),
           desired: fc.integer({ min: 0, max: 1e6 }), ebc: fc.integer(), ready: fc.integer({ min: 0, max: 1000 }),
           delayed: fc.option(fc.integer({ min: 0, max: 1000 })), panicking: fc.boolean() }),
