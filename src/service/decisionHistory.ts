@@ -141,7 +141,7 @@ export class DecisionHistory {
   /** Drops what is older than the age limit (a coalesced entry counts by its latest time), and gives back unused room. */
   prune(now: number): void {
     while (this.count > 0 && this.ring.getFloat64(this.offset(0) + T) < now - this.maxAgeSeconds) this.dropOldest();
-    if (this.capacity > 8 && this.count <= this.capacity / 4) this.resize(Math.max(8, this.count * 2));
+    if (this.capacity > 2 && this.count <= this.capacity / 4) this.resize(Math.max(2, this.count * 2));
   }
 
   private offset(n: number): number {
