@@ -76,25 +76,13 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
       }
     },
   });
-  // The stat server counts what it refuses itself; mirror it on scrape.
-  const seen = { ...statServer.counters.rejected, pauses: 0 };
-  const syncStatServer = (): void => {
-    for (const reason of Object.keys(seen) as (keyof typeof seen)[]) {
-      if (reason === 'pauses') continue;
-      const now = statServer.counters.rejected[reason];
-      if (now > seen[reason]) metrics.statsRejected.inc({ source: 'activator', reason }, now - seen[reason]);
-      seen[reason] = now;
-    }
-    metrics.statPauses.inc(statServer.counters.pauses - seen.pauses);
-    seen.pauses = statServer.counters.pauses;
-    metrics.statBacklogBytes.set(statServer.backlogBytes);
-  };
+  metrics.watchStatServer(statServer);
 
   const scrapeLoop = new ScrapeLoop({
     targets: () => service.scrapeTargets(),
     scraper: options.scraper ?? new RevisionScraper({
       bounds: options.statLimits?.bounds,
-      onRejected: (r) => metrics.statsRejected.inc({ source: 'scraper', reason: r.reason }),
+      onRejected: (r) => metrics.countScraperRejection(r.reason),
     }),
     clock,
     logger: logger.child({ component: 'scraper' }),
@@ -112,9 +100,6 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   };
   // The dashboard is served in every mode.
   const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: [dashboardPlugin(service, clock), ...(options.plugins ?? [])] });
-  app.addHook('onRequest', async (req) => {
-    if (req.url === '/metrics') syncStatServer();
-  });
   await app.listen({ host: options.host ?? '0.0.0.0', port: options.httpPort ?? DEFAULT_HTTP_PORT });
   listening = true;
   const address = app.server.address();

@@ -1,7 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StatRejectReason } from '../metrics/stat.js';
+import { emptyRejectCounts, type StatServer } from '../metrics/statServer.js';
 import type { Recorder } from '../recording/recorder.js';
 import type { AutoscalerService, RevisionSnapshot } from './autoscalerService.js';
-import { gzipSmall, type SharedBody, SharedBodyCache } from './sharedBody.js';
+import { gzipSmall, type SharedBody, sharedBody } from './sharedBody.js';
 
 const LABELS = ['namespace_name', 'revision_name'] as const;
 
@@ -19,13 +21,9 @@ export class ServiceMetrics {
   private revisionText: { epoch: number; body: Promise<SharedBody> } | null = null;
   private readonly service: AutoscalerService;
   readonly statsReceived = new Counter({ name: 'kpa_stats_received_total', help: 'Stats recorded into collectors, by source.', labelNames: ['source'], registers: [this.registry] });
-  readonly statsRejected = new Counter({
-    name: 'kpa_stats_rejected_total',
-    help: 'Stats refused at the edge, by source (activator: the websocket; scraper: a pod) and reason (not-finite, negative, above-bound, missing-field, malformed, too-many-messages: a whole frame).',
-    labelNames: ['source', 'reason'], registers: [this.registry],
-  });
-  readonly statBacklogBytes = new Gauge({ name: 'kpa_stat_backlog_bytes', help: 'Websocket frame bytes received and not yet decoded.', registers: [this.registry] });
-  readonly statPauses = new Counter({ name: 'kpa_stat_socket_pauses_total', help: 'Times the stats sockets were paused because decoding fell behind.', registers: [this.registry] });
+  /** The stat server whose own totals the kpa_stat* series read when scraped; refusals by the scraper are counted here. */
+  private statServer: StatServer | null = null;
+  private readonly scraperRejected = emptyRejectCounts();
   readonly unknownRevisionStats = new Counter({ name: 'kpa_unknown_revision_stats_total', help: 'Stats dropped because no such revision is autoscaled.', registers: [this.registry] });
   readonly scrapeSeconds = new Histogram({
     name: 'kpa_scrape_duration_seconds', help: 'Time to scrape one revision\'s sample of pods.', labelNames: ['result'],
@@ -38,6 +36,34 @@ export class ServiceMetrics {
 
   constructor(service: AutoscalerService, recorder?: Recorder) {
     this.service = service;
+    const statServer = () => this.statServer;
+    const scraperRejected = this.scraperRejected;
+    new Counter({
+      name: 'kpa_stats_rejected_total',
+      help: 'Stats refused at the edge, by source (activator: the websocket; scraper: a pod) and reason (not-finite, negative, above-bound, missing-field, malformed, too-many-messages: a whole frame).',
+      labelNames: ['source', 'reason'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const server = statServer();
+        for (const reason of Object.keys(scraperRejected) as StatRejectReason[]) {
+          if (server && server.counters.rejected[reason] > 0) this.inc({ source: 'activator', reason }, server.counters.rejected[reason]);
+          if (scraperRejected[reason] > 0) this.inc({ source: 'scraper', reason }, scraperRejected[reason]);
+        }
+      },
+    });
+    new Gauge({
+      name: 'kpa_stat_backlog_bytes', help: 'Websocket frame bytes received and not yet decoded.', registers: [this.registry],
+      collect() {
+        this.set(statServer()?.backlogBytes ?? 0);
+      },
+    });
+    new Counter({
+      name: 'kpa_stat_socket_pauses_total', help: 'Times the stats sockets were paused because decoding fell behind.', registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(statServer()?.counters.pauses ?? 0);
+      },
+    });
     if (recorder) {
       new Counter({
         name: 'kpa_recorder_dropped_events_total', help: 'Stat and tick events --record dropped because the disk could not keep up.', registers: [this.registry],
@@ -74,6 +100,16 @@ export class ServiceMetrics {
     perRevision('autoscaler_panic_mode', '1 if the autoscaler is in panic mode, else 0.', (s) => (s.latest?.result.valid ? Number(s.latest.result.panic) : undefined));
   }
 
+  /** The stat server to report on (it is started after the metrics exist). */
+  watchStatServer(server: StatServer): void {
+    this.statServer = server;
+  }
+
+  /** A pod's stat the scraper refused. */
+  countScraperRejection(reason: StatRejectReason): void {
+    this.scraperRejected[reason]++;
+  }
+
   /**
    * The /metrics body: the service's series now, and the revisions' as of the
    * last tick or change (rendered and compressed once however many scrape).
@@ -81,10 +117,7 @@ export class ServiceMetrics {
    */
   async render(gzipped = false): Promise<string | Buffer> {
     const { epoch } = this.service.readView();
-    if (this.revisionText?.epoch !== epoch) {
-      const cache = new SharedBodyCache();
-      this.revisionText = { epoch, body: this.revisionRegistry.metrics().then((text) => cache.get(epoch, () => text)) };
-    }
+    if (this.revisionText?.epoch !== epoch) this.revisionText = { epoch, body: this.revisionRegistry.metrics().then(sharedBody) };
     const [own, revisions] = await Promise.all([this.registry.metrics(), this.revisionText.body]);
     if (!gzipped) return own + revisions.text;
     return Buffer.concat([gzipSmall(own), await revisions.gzip]);

@@ -10,6 +10,13 @@ export interface SharedBody {
   readonly gzip: Promise<Buffer>;
 }
 
+/** A body and its gzip, started now off the event loop. */
+export function sharedBody(text: string): SharedBody {
+  const body: SharedBody = { text, gzip: gzip(text) };
+  body.gzip.catch(() => undefined); // a failure is the reader's to report
+  return body;
+}
+
 /**
  * Caches one body per epoch of the service's read view. Hundreds of
  * concurrent readers of a megabyte of JSON cost one build and one
@@ -20,12 +27,7 @@ export class SharedBodyCache {
   private cached: { epoch: number; body: SharedBody } | null = null;
 
   get(epoch: number, build: () => string): SharedBody {
-    if (this.cached?.epoch !== epoch) {
-      const text = build();
-      const body: SharedBody = { text, gzip: gzip(text) };
-      body.gzip.catch(() => undefined); // a failure is the reader's to report
-      this.cached = { epoch, body };
-    }
+    if (this.cached?.epoch !== epoch) this.cached = { epoch, body: sharedBody(build()) };
     return this.cached.body;
   }
 }
