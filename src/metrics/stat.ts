@@ -104,6 +104,6 @@ export function describeRejection(r: StatRejection, bounds: StatBounds): string 
     }
     case 'missing-field': return `${r.field} is missing`;
     case 'malformed': return `${r.field} is malformed`;
-    case 'too-many-messages': return `the frame holds more messages than the cap of ${r.value ?? '?'} per frame`;
+    case 'too-many-messages': return `the ${r.field} holds more messages than the cap per frame (at least ${r.value})`;
   }
 }

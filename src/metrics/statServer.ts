@@ -73,10 +73,11 @@ interface QueuedFrame {
  * a websocket server whose binary frames are protobuf `WireStatMessages` (text
  * frames: the same as JSON). kubelet probes on the same port get 200.
  *
- * Frames are queued as they arrive and decoded in slices of `sliceMs`, one per
- * turn of the event loop, so ticks, scrapes and HTTP keep their deadlines
- * whatever arrives; when decoding falls behind by `maxQueuedBytes` the sockets
- * are paused (TCP pushes back on the activators) instead of memory growing. A
+ * Frames are decoded where they arrive while the turn of the event loop has
+ * `sliceMs` of budget left; the rest wait for later turns, a slice each, so
+ * ticks, scrapes and HTTP keep their deadlines whatever arrives. When
+ * `maxQueuedBytes` are waiting the sockets are paused (TCP pushes back on the
+ * activators) instead of memory growing. A
  * bad message is counted by reason and dropped, the rest of its frame kept; a
  * frame that is not protobuf or JSON, or holds more than the messages cap, is
  * dropped whole. The connection stays open in both cases.

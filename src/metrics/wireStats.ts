@@ -388,23 +388,6 @@ export function openJsonFrame(text: string, limits: DecodeLimits = DEFAULT_DECOD
   return { count: messages.length, decode: (index) => messageFromJson(messages[index], limits.bounds) };
 }
 
-/** What a whole frame held, decoded at once (tests, and callers with small frames). */
-export interface DecodedFrame {
-  stats: RevisionStat[];
-  rejected: StatRejection[];
-}
-
-export function decodeFrame(frame: PendingFrame | StatRejection): DecodedFrame {
-  if (!('count' in frame)) return { stats: [], rejected: [frame] };
-  const out: DecodedFrame = { stats: [], rejected: [] };
-  for (let i = 0; i < frame.count; i++) {
-    const m = frame.decode(i);
-    if (isRejection(m)) out.rejected.push(m);
-    else out.stats.push(m);
-  }
-  return out;
-}
-
 function toWireStat(stat: Stat): WireStat {
   return create(StatSchema, {
     podName: stat.podName,

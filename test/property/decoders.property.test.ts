@@ -2,10 +2,22 @@ import { fromBinary, fromJson } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WireStatMessageSchema } from '../../src/metrics/gen/stat_pb.js';
-import { DEFAULT_STAT_BOUNDS } from '../../src/metrics/stat.js';
+import { DEFAULT_STAT_BOUNDS, type StatRejection } from '../../src/metrics/stat.js';
 import {
-  decodeFrame, decodeStat, DEFAULT_DECODE_LIMITS, encodeBinaryFrame, isRejection, openBinaryFrame, openJsonFrame, type RevisionStat,
+  decodeStat, DEFAULT_DECODE_LIMITS, encodeBinaryFrame, isRejection, openBinaryFrame, openJsonFrame, type PendingFrame, type RevisionStat,
 } from '../../src/metrics/wireStats.js';
+
+/** A whole frame decoded at once: what the stat server does a slice at a time. */
+function decodeFrame(frame: PendingFrame | StatRejection): { stats: RevisionStat[]; rejected: StatRejection[] } {
+  if (!('count' in frame)) return { stats: [], rejected: [frame] };
+  const out = { stats: [] as RevisionStat[], rejected: [] as StatRejection[] };
+  for (let i = 0; i < frame.count; i++) {
+    const m = frame.decode(i);
+    if (isRejection(m)) out.rejected.push(m);
+    else out.stats.push(m);
+  }
+  return out;
+}
 
 const { maxConcurrency, maxRequestsPerSecond } = DEFAULT_STAT_BOUNDS;
 
