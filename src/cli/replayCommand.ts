@@ -5,7 +5,7 @@ import { ReplayError, replayStream } from '../recording/replayStream.js';
 import { type CommandContext, UsageError } from './usage.js';
 
 export const REPLAY_USAGE = `kpa replay FILE|-
-  Feeds a recording (../shared/formats/recording.md) through the collector and
+  Feeds a recording (docs/recording-format.md) through the collector and
   decider in virtual time and prints one JSON decision per tick. "-" reads
   standard input. A bad line stops the replay: its number and the reason go to
   standard error and the exit status is 2. Where the live recorder dropped

@@ -2,7 +2,7 @@ import type { RevisionSettings } from '../config/revisionConfig.js';
 import { emptyStat, type Stat, STAT_NUMBER_FIELDS } from '../metrics/stat.js';
 
 /**
- * The events of a recording (../shared/formats/recording.md, v1): what the
+ * The events of a recording (docs/recording-format.md, v1): what the
  * autoscaler saw, in time order.
  */
 interface EventBase {

@@ -33,7 +33,7 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
  * Writes what the collector and deciders see in the recording format
- * (../shared/formats/recording.md), in the order they see it, so that
+ * (docs/recording-format.md), in the order they see it, so that
  * `kpa replay` reproduces the live decisions exactly.
  *
  * When the sink falls behind, `stat` and `tick` events (the bulk, one per

@@ -8,21 +8,29 @@ import { silentLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+// .ci/run installs Chromium and sets this, so CI always runs the browser test;
+// a plain `npm test` without Chromium skips it and says why, instead of installing packages.
+const REQUIRED = process.env.KPA_REQUIRE_BROWSER === '1';
+if (!HAVE_CHROMIUM) {
+  const why = `${CHROMIUM} is missing: the browser test ${REQUIRED ? 'cannot run' : 'is skipped'} (install it with test/browser/ensure-chromium.sh)`;
+  if (REQUIRED) throw new Error(why);
+  console.warn(why);
+}
 // `npm run screenshot` refreshes the README's picture; a plain `npm test` leaves the checkout untouched.
 const SCREENSHOT = process.env.KPA_UPDATE_SCREENSHOT === '1' ? 'docs/dashboard.png' : join(tempDir('dashboard'), 'dashboard.png');
 let run: EmbeddedRun;
 
 beforeAll(async () => {
+  if (!HAVE_CHROMIUM) return;
   run = await startEmbeddedRun({ logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0 });
 });
 afterAll(async () => {
   await run?.close();
 });
 
-describe('dashboard in headless Chromium', () => {
+describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
   it('renders live charts for every revision and takes the README screenshot', async () => {
-    // Installed by test/browser/ensure-chromium.sh (npm's pretest step).
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run test/browser/ensure-chromium.sh`).toBe(true);
     // launch() gives Chromium a fresh, empty profile of its own each time.
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
