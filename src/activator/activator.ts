@@ -55,6 +55,8 @@ export interface ActivatorOptions {
   routes: (updates: RouteUpdates) => RouteSource;
   /** kpa's stat server; without it the activator proxies and holds but reports nothing. */
   statsUrl?: string;
+  /** Headers of each connect to it: the stats token (--stats-token-file), asked again on every reconnect. */
+  statsHeaders?: () => Record<string, string>;
   /** Where stats go instead of a websocket (tests). */
   statSink?: StatSink;
   /** The pod name stats carry (several activator replicas each report their own). */
@@ -104,9 +106,13 @@ export async function startActivator(o: ActivatorOptions): Promise<RunningActiva
   if (!o.statSink && o.statsUrl) {
     sender = new StatSender({
       url: o.statsUrl,
+      headers: o.statsHeaders,
       onState: (s) => (s.connected
         ? logger.info({ statsUrl: o.statsUrl }, 'connected to kpa\'s stat server')
-        : logger.warn({ statsUrl: o.statsUrl, reason: s.reason, retryInMs: s.retryInMs }, 'not connected to kpa\'s stat server; stats are dropped until it is back')),
+        : logger.warn({ statsUrl: o.statsUrl, reason: s.reason, retryInMs: s.retryInMs },
+          / 401$/.test(s.reason ?? '')
+            ? 'kpa\'s stat server refused this activator\'s stats token (401): give both the same --stats-token-file; stats are dropped until then'
+            : 'not connected to kpa\'s stat server; stats are dropped until it is back')),
     });
   }
   const sink: StatSink = o.statSink ?? sender ?? { send: () => false };

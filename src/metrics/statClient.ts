@@ -11,9 +11,9 @@ import { encodeBinaryFrame, encodeJsonFrame, type RevisionStat } from './wireSta
 export class StatClient {
   private constructor(private readonly ws: WebSocket) {}
 
-  static connect(url: string): Promise<StatClient> {
+  static connect(url: string, headers?: Record<string, string>): Promise<StatClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, { headers });
       ws.once('open', () => {
         ws.off('error', reject);
         ws.on('error', () => undefined); // a later failure surfaces as 'close'
@@ -62,8 +62,8 @@ export interface StatSenderOptions {
   /** Reconnect backoff: first wait and cap, doubled per failure with jitter (default 100 ms … 5 s). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Sent with the websocket upgrade (an auth token, for one). */
-  headers?: Record<string, string>;
+  /** Sent with each websocket upgrade (the stats token): a function is asked again on every connect, so a rotated token is picked up. */
+  headers?: Record<string, string> | (() => Record<string, string>);
 }
 
 /** Counters a sender keeps, exported by the activator as metrics. */
@@ -119,7 +119,8 @@ export class StatSender {
 
   private connect(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.o.url, { headers: this.o.headers, handshakeTimeout: 5000 });
+    const headers = typeof this.o.headers === 'function' ? this.o.headers() : this.o.headers;
+    const ws = new WebSocket(this.o.url, { headers, handshakeTimeout: 5000 });
     this.ws = ws;
     ws.on('open', () => {
       this.failures = 0;

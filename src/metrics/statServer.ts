@@ -26,6 +26,11 @@ export interface StatServerOptions {
   sliceMs?: number;
   /** Frame bytes waiting to be decoded past which every stats socket is paused until the queue halves. */
   maxQueuedBytes?: number;
+  /**
+   * Whether an upgrade request may connect (the stats token); refused ones get
+   * 401 before any frame is read. Absent: everyone may, as with Knative's stat server.
+   */
+  authorize?: (req: IncomingMessage) => boolean;
 }
 
 /** Running totals, exported by the service as Prometheus counters. */
@@ -38,6 +43,8 @@ export interface StatServerCounters {
   connectionsOpen: number;
   /** Times the sockets were paused because decoding fell behind. */
   pauses: number;
+  /** Connections refused for a missing or wrong token. */
+  unauthorized: number;
 }
 
 /** A turn's decoding budget: far inside the tick's 100 ms tolerance, long enough that most frames decode where they arrive. */
@@ -84,7 +91,7 @@ interface QueuedFrame {
  */
 export class StatServer {
   readonly counters: StatServerCounters = {
-    frames: 0, stats: 0, rejected: emptyRejectCounts(), connectionsOpened: 0, connectionsOpen: 0, pauses: 0,
+    frames: 0, stats: 0, rejected: emptyRejectCounts(), connectionsOpened: 0, connectionsOpen: 0, pauses: 0, unauthorized: 0,
   };
   private readonly http: Server;
   private readonly wss: WebSocketServer;
@@ -104,6 +111,7 @@ export class StatServer {
   /** Refusals are logged at most once per second, with how many were not logged. */
   private lastRejectLogAt = 0;
   private unloggedRejects = 0;
+  private lastUnauthorizedLogAt = 0;
 
   private constructor(options: StatServerOptions) {
     this.logger = options.logger;
@@ -120,8 +128,15 @@ export class StatServer {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
         .end('the stats endpoint speaks websocket (Knative WireStatMessages)\n');
     });
+    const authorize = options.authorize;
     this.http.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
+      if (authorize && !authorize(req)) {
+        this.counters.unauthorized++;
+        this.logUnauthorized(req);
+        socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="kpa-stats"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
     });
   }
@@ -255,6 +270,15 @@ export class StatServer {
       `dropped stats: ${describeRejection(r, this.limits.bounds)}`);
     this.lastRejectLogAt = now;
     this.unloggedRejects = 0;
+  }
+
+  /** A refused connection, logged at most once a minute (a misconfigured activator retries every few seconds). */
+  private logUnauthorized(req: IncomingMessage): void {
+    const now = Date.now(); // adapter code: only paces logging
+    if (now - this.lastUnauthorizedLogAt < 60_000) return;
+    this.lastUnauthorizedLogAt = now;
+    this.logger.warn({ remoteAddress: req.socket.remoteAddress, refusedSoFar: this.counters.unauthorized },
+      req.headers.authorization ? 'refused a stats connection: wrong token' : 'refused a stats connection: no token (--stats-token-file is set)');
   }
 
   /** Closes every client with 1012 (service restart, as Knative) and frees the port; undecoded frames are dropped. */

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { RevisionScraper } from '../metrics/scraper.js';
 import { ScrapeLoop } from '../metrics/scrapeLoop.js';
 import { StatServer } from '../metrics/statServer.js';
+import type { StatsTokenFile } from '../metrics/statsToken.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../metrics/wireStats.js';
 import type { Recorder } from '../recording/recorder.js';
 import { dashboardPlugin } from '../dashboard/plugin.js';
@@ -31,10 +32,12 @@ export interface LiveAutoscalerOptions {
   scrapeIntervalMs?: number;
   /** What a stat may hold, on the websocket and from a pod, and the messages cap per frame. */
   statLimits?: DecodeLimits;
+  /** The stats websocket's token (--stats-token-file); absent, any connection is accepted, as by Knative. */
+  statsToken?: Pick<StatsTokenFile, 'accepts'>;
 }
 
 /** What every `kpa run` mode passes on to the service it starts. */
-export type ServiceRunOptions = Pick<LiveAutoscalerOptions, 'logger' | 'host' | 'recorder' | 'statLimits'> & {
+export type ServiceRunOptions = Pick<LiveAutoscalerOptions, 'logger' | 'host' | 'recorder' | 'statLimits' | 'statsToken'> & {
   httpPort: number;
   statsPort: number;
 };
@@ -69,6 +72,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
     port: options.statsPort ?? DEFAULT_STATS_PORT,
     logger: logger.child({ component: 'statserver' }),
     limits: options.statLimits ?? DEFAULT_DECODE_LIMITS,
+    authorize: options.statsToken && ((req) => options.statsToken!.accepts(req)),
     onStats: (stats) => {
       for (const { key, stat } of stats) {
         if (service.recordStat(key, stat, 'activator')) metrics.statsReceived.inc({ source: 'activator' });
