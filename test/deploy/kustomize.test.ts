@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +40,33 @@ describe('kustomize build deploy/', () => {
     const pinned = `registry.example/team/kpa@sha256:${'ab'.repeat(32)}`;
     execFileSync(KUSTOMIZE, ['edit', 'set', 'image', `ghcr.io/kpa-dev/kpa=${pinned}`], { cwd: dir });
     expect(images(render(dir))).toEqual([pinned, pinned]);
+  });
+});
+
+/** A kustomization in a temporary directory over a copy of deploy/ with the given components. */
+function withComponents(...components: string[]): Doc[] {
+  const dir = tempDir('kustomize-components');
+  cpSync('deploy', join(dir, 'deploy'), { recursive: true });
+  writeFileSync(join(dir, 'kustomization.yaml'), `resources: [deploy]\ncomponents: [${components.map((c) => `deploy/components/${c}`).join(', ')}]\n`);
+  return render(dir);
+}
+
+describe('deploy/components/stats-token', () => {
+  const docs = withComponents('stats-token');
+  const deployment = (name: string) => docs.find((d) => d.kind === 'Deployment' && d.metadata.name === name) as Record<string, any>;
+
+  it.each(['kpa', 'kpa-activator'])('gives %s the Secret as a file and --stats-token-file naming it', (name) => {
+    const pod = deployment(name).spec.template.spec;
+    const c = pod.containers[0];
+    const flag = (c.args as string[]).find((a) => a.startsWith('--stats-token-file='))!;
+    const file = flag.slice('--stats-token-file='.length);
+    const mount = (c.volumeMounts as { name: string; mountPath: string; readOnly: boolean }[]).find((m) => file.startsWith(`${m.mountPath}/`))!;
+    expect(mount.readOnly).toBe(true);
+    const volume = (pod.volumes as { name: string; secret?: { secretName: string } }[]).find((v) => v.name === mount.name)!;
+    expect(volume.secret?.secretName).toBe('kpa-stats-token');
+    expect(file.slice(mount.mountPath.length + 1)).toBe('token');
+    // The flag is appended: the command the base chose still comes first.
+    expect(c.args[0]).toBe(name === 'kpa' ? 'run' : 'activator');
   });
 });
 
