@@ -4,7 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ADMIN_PORT, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_PROXY_PORT } from '../../src/activator/activator.js';
 import { DEFAULT_PEERS_SERVICE } from '../../src/cli/activatorCommand.js';
-import { autoscalerConfigFromMap } from '../../src/config/autoscalerConfig.js';
+import { CONFIG_KEYS, autoscalerConfigFromMap } from '../../src/config/autoscalerConfig.js';
 import { resolveRevision } from '../../src/config/revisionConfig.js';
 import { activatorRoute, metricsSource, selectorMatches, settingsFor } from '../../src/k8s/deploymentTarget.js';
 
@@ -137,10 +137,27 @@ describe('deploy/', () => {
     });
   });
 
-  it('ships a config-autoscaler that passes Knative validation with Knative defaults', () => {
+  describe('config-autoscaler, in Knative\'s convention', () => {
     const cm = named('ConfigMap', 'config-autoscaler') as { data: Record<string, string> };
-    const { _example: _doc, ...data } = cm.data;
-    expect(autoscalerConfigFromMap(data)).toEqual(autoscalerConfigFromMap({}));
+    /** The `key: "value"` lines of the _example block (its comments aside). */
+    const example = Object.fromEntries(cm.data._example.split('\n')
+      .filter((l) => l.trim() !== '' && !l.trim().startsWith('#'))
+      .map((l) => {
+        const m = /^([a-z-]+): "([^"]*)"$/.exec(l.trim());
+        if (!m) throw new Error(`config-autoscaler _example: not a key: "value" line: ${l}`);
+        return [m[1], m[2]];
+      }));
+
+    it('keeps the defaults in the code: data holds only the _example block', () => {
+      expect(Object.keys(cm.data)).toEqual(['_example']);
+    });
+
+    it('documents every key kpa reads, each at its default', () => {
+      expect(Object.keys(example).sort()).toEqual([...CONFIG_KEYS].sort());
+      expect(autoscalerConfigFromMap(example)).toEqual(autoscalerConfigFromMap({}));
+      // Each key alone, too: a wrong default cannot hide behind another key's.
+      for (const [key, value] of Object.entries(example)) expect(autoscalerConfigFromMap({ [key]: value }), key).toEqual(autoscalerConfigFromMap({}));
+    });
   });
 
   describe('kpa activator', () => {
