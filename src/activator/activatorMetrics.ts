@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatSenderCounters } from '../metrics/statClient.js';
+import { registerBuildInfo } from '../service/buildInfo.js';
 import type { ActivatorProxy } from './proxy.js';
 import type { RequestRouter } from './router.js';
 import type { Target } from './target.js';
@@ -10,7 +11,8 @@ const LABELS = ['namespace', 'name'] as const;
  * The activator's Prometheus registry. Per-target series are read from the
  * targets when scraped (a request costs a few integer increments, not a
  * labelled-metric lookup); no series is labelled by anything a client
- * chooses, such as the Host header of an unknown host.
+ * chooses, such as the Host header of an unknown host. With them,
+ * kpa_build_info and prom-client's process and Node.js runtime series.
  */
 export class ActivatorMetrics {
   readonly registry = new Registry();
@@ -20,6 +22,7 @@ export class ActivatorMetrics {
   constructor(router: RequestRouter, proxy: () => ActivatorProxy | null, sender: () => StatSenderCounters | null, connected: () => boolean) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    registerBuildInfo(this.registry);
     this.holdSeconds = new Histogram({
       name: 'kpa_activator_hold_seconds', help: 'How long requests waited for an endpoint with a free slot (held requests only).',
       labelNames: LABELS, buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers,

@@ -27,10 +27,38 @@ export interface DecisionRecord {
   since?: number;
 }
 
+/**
+ * The Knative Configuration and Service a revision belongs to, as its
+ * metrics are labelled (`configuration_name`/`kn_configuration_name`,
+ * `service_name`/`kn_service_name`), so that dashboards filtering on them work.
+ */
+export interface RevisionNames {
+  configuration: string;
+  /** '' when none is known (Knative leaves it empty too; its ≤ 1.18 metrics said "unknown"). */
+  service: string;
+}
+
+/** Knative's labels on a Revision (and on the pods and Deployment it makes). */
+export const CONFIGURATION_LABEL = 'serving.knative.dev/configuration';
+export const SERVICE_LABEL = 'serving.knative.dev/service';
+
+/**
+ * A revision's names from its (or its Deployment's) labels: Knative's
+ * `serving.knative.dev/configuration` and `serving.knative.dev/service` where
+ * present. A plain Deployment is its own configuration (it has one revision at
+ * a time, rolled in place), so its name is the configuration's; it has no
+ * Knative Service.
+ */
+export function revisionNamesFromLabels(name: string, labels?: Readonly<Record<string, string>>): RevisionNames {
+  return { configuration: labels?.[CONFIGURATION_LABEL] || name, service: labels?.[SERVICE_LABEL] ?? '' };
+}
+
 /** Everything about one revision the API and the dashboard show. */
 export interface RevisionSnapshot {
   namespace: string;
   name: string;
+  /** Its Knative configuration and service (metric labels). */
+  names: RevisionNames;
   settings: RevisionSettings;
   spec: ResolvedRevision['decider'];
   windows: { stableWindowSeconds: number; panicWindowSeconds: number; aggregationAlgorithm: string; scraped: boolean };
@@ -65,6 +93,7 @@ export type MetricsSource = 'queue-proxy' | 'activator';
 
 interface Entry {
   key: RevisionKey;
+  names: RevisionNames;
   settings: RevisionSettings;
   pods: PodTarget[];
   history: DecisionHistory;
@@ -120,8 +149,13 @@ export class AutoscalerService {
    * revision's ready pods can be given: as in Knative, a decider created with
    * more than one ready pod starts in panic holding them, so a restarted
    * autoscaler never scales a busy revision down on its first empty windows.
+   * `names` label its metrics (default: its own name as the configuration, no
+   * service; see revisionNamesFromLabels).
    */
-  upsertRevision(key: RevisionKey, settings: RevisionSettings, initialPods: readonly PodTarget[] = [], metricsSource: MetricsSource = 'queue-proxy'): ResolvedRevision {
+  upsertRevision(
+    key: RevisionKey, settings: RevisionSettings, initialPods: readonly PodTarget[] = [], metricsSource: MetricsSource = 'queue-proxy',
+    names: RevisionNames = revisionNamesFromLabels(key.name),
+  ): ResolvedRevision {
     const resolved = resolveRevision(settings);
     const now = this.clock.now();
     const k = keyString(key);
@@ -132,12 +166,13 @@ export class AutoscalerService {
     const basis = basisOf(this.scalers.get(key)!.resolved);
     this.epoch++;
     if (existing) {
+      existing.names = { ...names };
       existing.settings = settings;
       existing.metricsSource = metricsSource;
       existing.basis = basis;
     } else {
       this.entries.set(k, {
-        key: { namespace: key.namespace, name: key.name }, settings, pods: [...initialPods],
+        key: { namespace: key.namespace, name: key.name }, names: { ...names }, settings, pods: [...initialPods],
         history: new DecisionHistory(this.historySeconds), basis,
         activatorSeen: false, lastActivatorStatAt: -Infinity, metricsSource, scale: null,
       });
@@ -255,6 +290,7 @@ export class AutoscalerService {
     return {
       namespace: entry.key.namespace,
       name: entry.key.name,
+      names: entry.names,
       settings: entry.settings,
       spec: scaler.resolved.decider,
       windows: { ...scaler.resolved.metric },

@@ -11,7 +11,9 @@ import type { Recorder } from '../recording/recorder.js';
 import { dashboardPlugin } from '../dashboard/plugin.js';
 import { AutoscalerService } from './autoscalerService.js';
 import { buildHttpApp, type ReadinessGate } from './httpApp.js';
-import { ServiceMetrics } from './promMetrics.js';
+import { type MetricNames, ServiceMetrics } from './promMetrics.js';
+
+export { type MetricNames, MetricNamesError, parseMetricNames } from './promMetrics.js';
 
 export const DEFAULT_HTTP_PORT = 9090;
 export const DEFAULT_STATS_PORT = 8080;
@@ -34,10 +36,12 @@ export interface LiveAutoscalerOptions {
   statLimits?: DecodeLimits;
   /** The stats websocket's token (--stats-token-file); absent, any connection is accepted, as by Knative. */
   statsToken?: Pick<StatsTokenFile, 'accepts'>;
+  /** Which names /metrics serves the per-revision series under (Knative ≤ 1.18's, ≥ 1.19's or both; default both). */
+  metricNames?: MetricNames;
 }
 
 /** What every `kpa run` mode passes on to the service it starts. */
-export type ServiceRunOptions = Pick<LiveAutoscalerOptions, 'logger' | 'host' | 'recorder' | 'statLimits' | 'statsToken'> & {
+export type ServiceRunOptions = Pick<LiveAutoscalerOptions, 'logger' | 'host' | 'recorder' | 'statLimits' | 'statsToken' | 'metricNames'> & {
   httpPort: number;
   statsPort: number;
 };
@@ -65,7 +69,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const service = new AutoscalerService({ clock, logger, recorder: options.recorder });
-  const metrics = new ServiceMetrics(service, options.recorder);
+  const metrics = new ServiceMetrics(service, options.recorder, { metricNames: options.metricNames });
 
   const statServer = await StatServer.start({
     host: options.host,

@@ -91,8 +91,13 @@ describe('live service over real sockets', () => {
     expect(one.body.activatorSeen).toBe(true);
 
     const metrics = (await get<string>('/metrics')).body;
-    expect(metrics).toMatch(/autoscaler_desired_pods\{namespace_name="default",revision_name="proto"\} 4/);
-    expect(metrics).toMatch(/autoscaler_target_requests_per_second\{namespace_name="default",revision_name="text"\} 7/);
+    // Knative ≤ 1.18's names and labels, and ≥ 1.19's (both by default); a revision is its own configuration unless told.
+    expect(metrics).toMatch(/^autoscaler_desired_pods\{configuration_name="proto",namespace_name="default",revision_name="proto",service_name="unknown"\} 4$/m);
+    expect(metrics).toMatch(/^autoscaler_target_requests_per_second\{configuration_name="text",namespace_name="default",revision_name="text",service_name="unknown"\} 7$/m);
+    expect(metrics).toMatch(/^kn_revision_pods_desired\{k8s_namespace_name="default",kn_configuration_name="proto",kn_revision_name="proto",kn_service_name=""\} 4$/m);
+    expect(metrics).toMatch(/^kn_revision_rps_target_per_second\{k8s_namespace_name="default",kn_configuration_name="text",kn_revision_name="text",kn_service_name=""\} 7$/m);
+    expect(metrics).toMatch(/^kpa_build_info\{version="\d+\.\d+\.\d+[^"]*",node_version="v\d+[^"]*"\} 1$/m);
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+$/m);
     expect(metrics).toMatch(/kpa_stats_received_total\{source="activator"\} 6/);
     expect(metrics).toMatch(/kpa_scrape_duration_seconds_count\{result="success"\} \d+/);
   });
@@ -257,7 +262,7 @@ describe('reads served from the shared read view', () => {
     }));
     expect(builds).toBe(1);
     expect(JSON.parse(bodies[0]).revisions).toHaveLength(50);
-    expect(bodies[1]).toMatch(/autoscaler_actual_pods\{namespace_name="default",revision_name="r-49"\} 0/);
+    expect(bodies[1]).toMatch(/autoscaler_actual_pods\{configuration_name="r-49",namespace_name="default",revision_name="r-49",service_name="unknown"\} 0/);
     expect(bodies[1]).toMatch(/kpa_stats_received_total/);
     const plain = await new Promise<{ encoding: string | undefined; body: string }>((resolve, reject) => {
       request({ host: '127.0.0.1', port: live.httpPort, path: '/metrics' }, (res) => {
@@ -267,6 +272,9 @@ describe('reads served from the shared read view', () => {
       }).on('error', reject).end();
     });
     expect(plain.encoding).toBeUndefined();
-    expect(plain.body).toBe(bodies[1]);
+    // The revision series are the shared, once-built part; the service's own (process CPU and memory among them) are read per scrape.
+    const revisionPart = (body: string) => body.slice(body.indexOf('# HELP autoscaler_desired_pods'));
+    expect(revisionPart(plain.body)).toBe(revisionPart(bodies[1]));
+    expect(revisionPart(plain.body)).toMatch(/^# HELP autoscaler_desired_pods/);
   });
 });
