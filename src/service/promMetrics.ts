@@ -178,6 +178,13 @@ export class ServiceMetrics {
         this.inc(statServer()?.counters.pauses ?? 0);
       },
     });
+    new Counter({
+      name: 'kpa_stats_unauthorized_connections_total', help: 'Stats connections refused with 401 for a missing or wrong token (--stats-token-file).', registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(statServer()?.counters.unauthorized ?? 0);
+      },
+    });
     if (recorder) {
       new Counter({
         name: 'kpa_recorder_dropped_events_total', help: 'Stat and tick events --record dropped because the disk could not keep up.', registers: [this.registry],

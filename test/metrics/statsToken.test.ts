@@ -120,3 +120,24 @@ describe('the stats websocket with a token (over 127.0.0.1)', () => {
     }
   });
 });
+
+describe('kpa with --stats-token-file (the service)', () => {
+  it('counts refused connections in kpa_stats_unauthorized_connections_total and takes stats from the token holder', async () => {
+    const { startLiveAutoscaler } = await import('../../src/service/liveAutoscaler.js');
+    const live = await startLiveAutoscaler({
+      logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, tickIntervalMs: 3_600_000,
+      statsToken: new StatsTokenFile(tokenFile('s3cret\n'), new ManualClock(0)),
+    });
+    try {
+      const url = `ws://127.0.0.1:${live.statsPort}`;
+      await expect(StatClient.connect(url)).rejects.toThrow('401');
+      await expect(StatClient.connect(url, bearer('nope'))).rejects.toThrow('401');
+      const client = await StatClient.connect(url, bearer('s3cret'));
+      await client.close();
+      const text = await (await fetch(`http://127.0.0.1:${live.httpPort}/metrics`)).text();
+      expect(text).toMatch(/^kpa_stats_unauthorized_connections_total 2$/m);
+    } finally {
+      await live.close();
+    }
+  });
+});
