@@ -70,6 +70,27 @@ describe('deploy/components/stats-token', () => {
   });
 });
 
+describe('deploy/components/monitoring', () => {
+  const docs = withComponents('monitoring');
+  const of = (kind: string) => docs.filter((d) => d.kind === kind).map((d) => d.metadata.name).sort();
+
+  it('adds ServiceMonitors for kpa and the activator, the alerts and the Grafana dashboard, in kpa-system', () => {
+    expect(of('ServiceMonitor')).toEqual(['kpa', 'kpa-activator']);
+    expect(of('PrometheusRule').length).toBe(1);
+    const dashboard = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'kpa-dashboard') as Record<string, any>;
+    expect(dashboard.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(() => JSON.parse(dashboard.data['kpa-dashboard.json'])).not.toThrow();
+    for (const d of docs.filter((x) => !CLUSTER_SCOPED.has(x.kind))) expect(d.metadata.namespace, `${d.kind} ${d.metadata.name}`).toBe('kpa-system');
+  });
+
+  it('goes together with the stats-token component', () => {
+    const both = withComponents('monitoring', 'stats-token');
+    expect(both.filter((d) => d.kind === 'ServiceMonitor').length).toBe(2);
+    const kpa = both.find((d) => d.kind === 'Deployment' && d.metadata.name === 'kpa') as Record<string, any>;
+    expect(kpa.spec.template.spec.containers[0].args).toContain('--stats-token-file=/var/run/secrets/kpa-stats/token');
+  });
+});
+
 describe('deploy/Dockerfile and .dockerignore', () => {
   const dockerfile = readFileSync('deploy/Dockerfile', 'utf8');
   const stages = dockerfile.split(/^FROM /m).slice(1);
