@@ -1,3 +1,4 @@
+import { parseGoFloat } from '../config/goParse.js';
 import { emptyStat, type Stat } from './stat.js';
 
 /**
@@ -29,18 +30,21 @@ export interface Sample {
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 
+/** A plain decimal, the form nearly every sample takes: Number() reads it as Go's ParseFloat does. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A sample value as Prometheus reads it: Go's strconv.ParseFloat, so "NaN",
+ * "Nan" (prom-client writes it), "+Inf", "inf" and hex floats are values,
+ * and anything ParseFloat refuses is an error.
+ */
 function parseValue(text: string, lineNumber: number): number {
-  switch (text) {
-    case 'NaN': return Number.NaN;
-    case '+Inf': case 'Inf': return Number.POSITIVE_INFINITY;
-    case '-Inf': return Number.NEGATIVE_INFINITY;
-  }
-  const v = Number(text);
-  if (text === '' || Number.isNaN(v)) throw new PrometheusTextError(lineNumber, `bad sample value ${JSON.stringify(text)}`);
+  if (DECIMAL.test(text)) return Number(text);
+  const v = parseGoFloat(text);
+  if (v === undefined) throw new PrometheusTextError(lineNumber, `bad sample value ${JSON.stringify(text)}`);
   return v;
 }
 
-/** Parses the Prometheus text exposition format (version 0.0.4): comments skipped, label escapes honoured. */
 export function parsePrometheusText(text: string): Sample[] {
   const samples: Sample[] = [];
   text.split('\n').forEach((raw, i) => {

@@ -92,6 +92,16 @@ describe('Prometheus text', () => {
     expect(samples[1].value).toBe(Infinity);
     expect(samples[2].value).toBe(-1500);
   });
+  // Prometheus reads values with Go's strconv.ParseFloat; prom-client writes NaN as "Nan".
+  it.each<[string, number]>([
+    ['Nan', Number.NaN], ['nan', Number.NaN], ['NaN', Number.NaN], ['inf', Infinity], ['+inf', Infinity], ['Infinity', Infinity],
+    ['-Inf', -Infinity], ['0x1p-2', 0.25], ['1_000', 1000], ['1e3', 1000], ['.5', 0.5], ['5.', 5], ['-0', -0], ['+7', 7],
+  ])('reads the value %s as Go does', (text, value) => {
+    expect(parsePrometheusText(`x ${text}\n`)[0].value).toBe(value);
+  });
+  it.each(['0x10', '1__0', 'abc', '1e', '--1', 'NaNx', ' '])('refuses the value %j as Go does', (text) => {
+    expect(() => parsePrometheusText(`x ${text}\n`)).toThrow(/bad sample value/);
+  });
   it('names the bad line', () => {
     expect(() => parsePrometheusText('ok 1\nbad{a=1} 2')).toThrow(/line 2/);
   });
