@@ -209,12 +209,22 @@ export class EventCorrelator {
     return accepted ? result : { action: 'drop', event };
   }
 
-  /** What the API server answered for a write: its name and resourceVersion are what the next patch goes to. */
+  /**
+   * What the API server answered for a write: its name and resourceVersion
+   * are what the next patch goes to. Events are correlated when recorded,
+   * ahead of their writes, so a later observation of the same Event (one
+   * queued, or dropped by the rate limit) keeps its higher count.
+   */
   updateState(event: EventRecord): void {
     const key = event.message.startsWith(AGGREGATE_PREFIX)
       ? [this.sourceKey(), objectKey(event.involvedObject), event.type, event.reason].join('\u0001')
       : this.eventKey(event);
-    this.observations.set(key, { count: event.count, firstTimestamp: event.firstTimestamp, name: event.name, resourceVersion: event.resourceVersion });
+    const seen = this.observations.get(key);
+    const same = seen !== undefined && seen.name === event.name;
+    this.observations.set(key, {
+      count: same ? Math.max(seen.count, event.count) : event.count, firstTimestamp: same ? seen.firstTimestamp : event.firstTimestamp,
+      name: event.name, resourceVersion: event.resourceVersion,
+    });
   }
 
   private sourceKey(): string {
