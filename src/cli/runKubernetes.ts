@@ -1,6 +1,7 @@
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../clock.js';
 import { DEFAULT_CLASS } from '../k8s/deploymentTarget.js';
+import { KubernetesMetrics } from '../k8s/k8sMetrics.js';
 import { KubernetesMode } from '../k8s/kubernetesMode.js';
 import { LeaderElector } from '../k8s/leaderElection.js';
 import { type LiveAutoscaler, type ServiceRunOptions, startLiveAutoscaler } from '../service/liveAutoscaler.js';
@@ -40,15 +41,18 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
     api: o.kubeConfig.makeApiClient(CoordinationV1Api),
     namespace: ownNamespace, leaseName: 'kpa-leader', identity, clock, logger: o.logger.child({ component: 'leader-election' }),
     leaseDurationSeconds: o.leaseDurationSeconds, renewDeadlineSeconds: o.renewDeadlineSeconds, retryPeriodSeconds: o.retryPeriodSeconds,
+    onApiError: (err) => k8sMetrics.apiError(err), // the elector starts below, once k8sMetrics exists
   });
   const live = await startLiveAutoscaler({
     logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
     readiness: () => (!elector || elector.isLeader ? { ready: true } : { ready: false, reason: 'follower: another replica holds the lease' }),
   });
+  const k8sMetrics = new KubernetesMetrics(live.metrics.registry);
+  if (elector) k8sMetrics.watchLease('kpa-leader', () => elector.isLeader);
   const mode = new KubernetesMode({
     kubeConfig: o.kubeConfig, service: live.service, clock, logger: o.logger.child({ component: 'kubernetes' }),
     namespaces: o.namespaces, classValue: o.classValue ?? DEFAULT_CLASS, ownNamespace, dryRun: o.dryRun,
-    isLeader: () => !elector || elector.isLeader,
+    isLeader: () => !elector || elector.isLeader, metrics: k8sMetrics, identity,
   });
   elector?.start();
   await mode.start();

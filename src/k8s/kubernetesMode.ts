@@ -1,5 +1,6 @@
 import {
-  AppsV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, type ListWatch, type V1ConfigMap, type V1Deployment, type V1Pod,
+  AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ListWatch,
+  type V1ConfigMap, type V1Deployment, type V1Pod, type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import type { Clock } from '../clock.js';
 import { autoscalerConfigFromMap } from '../config/autoscalerConfig.js';
@@ -9,7 +10,11 @@ import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { AutoscalerService } from '../service/autoscalerService.js';
 import { canComeBackFromZero, ScalingDriver } from '../service/scalingDriver.js';
-import { InformerSupervisor } from './informerSupervisor.js';
+import { pods } from '../format.js';
+import { ConflictTracker, describeController, type OtherController } from './conflicts.js';
+import { coreV1EventSink, EventRecorder, type EventInput, type ObjectRef } from './events.js';
+import { InformerSupervisor, OPTIONAL_RETRY_MS, optionalList } from './informerSupervisor.js';
+import { CONFLICT_KINDS, type ConflictKind, type KubernetesMetrics } from './k8sMetrics.js';
 import {
   DeploymentAnnotationError, isOptedIn, metricsPort, metricsSource, readyPodTargets, scaleToZeroWithoutActivator, settingsFor,
 } from './deploymentTarget.js';
@@ -37,6 +42,31 @@ export interface KubernetesModeOptions {
   watchTimeoutSeconds?: () => number;
   /** How long an informer's list may take before it is retried (default 60 s). */
   listTimeoutMs?: number;
+  /** kpa's Kubernetes-side series (k8sMetrics.ts); none without. */
+  metrics?: KubernetesMetrics;
+  /** This replica, as its Events name it (`source.host`, `reportingInstance`); default `kpa`. */
+  identity?: string;
+  /** How long after a 404 (the KEDA CRD not installed) ScaledObjects are looked for again (default 5 min). */
+  absentCrdRetryMs?: number;
+  /** Wait between retries of an Event write the API server did not answer (default 10 s, as client-go). */
+  eventRetryDelayMs?: number;
+}
+
+/** The Events kpa writes on the Deployments it autoscales. */
+export const EVENT_REASON = {
+  /** Normal: a scale change was applied; the message says why. */
+  scaled: 'KPAScaled',
+  /** Warning: an HPA or ScaledObject also scales the Deployment; kpa stands down for it. */
+  conflict: 'KPAConflict',
+  /** Normal: the other controller is gone; kpa scales the Deployment again. */
+  resumed: 'KPAResumed',
+} as const;
+
+/** A Deployment another controller also scales: kpa decides but does not patch. */
+interface StandDown {
+  controllers: OtherController[];
+  /** The controllers a KPAConflict Event was recorded for (by this replica, as the leader). */
+  announced: Set<string>;
 }
 
 interface Target {
@@ -64,13 +94,29 @@ export class KubernetesMode {
   /** The last valid config-autoscaler data; an invalid edit leaves it in force. */
   private configData: Record<string, string> = {};
   private driver: ScalingDriver | null = null;
+  private readonly hpaInformers: ListWatch<V2HorizontalPodAutoscaler>[] = [];
+  private readonly scaledObjectInformers: ListWatch<KubernetesObject>[] = [];
+  private readonly conflicts = new ConflictTracker();
+  private readonly standingDown = new Map<string, StandDown>();
+  /** Each revision's latest explanation, for the KPAScaled Event of the patch its decision makes. */
+  private readonly explanations = new Map<string, string>();
+  readonly events: EventRecorder;
 
   constructor(options: KubernetesModeOptions) {
     this.o = options;
     this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs, undefined, options.isLeader);
-    this.informers = new InformerSupervisor(options.logger);
+    const metrics = options.metrics;
+    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs, undefined, options.isLeader, {
+      metrics, onApplied: (key, replicas, context) => this.scaled(key, replicas, context),
+    });
+    this.informers = new InformerSupervisor(options.logger, (err) => metrics?.apiError(err));
+    const identity = options.identity ?? 'kpa';
+    this.events = new EventRecorder({
+      sink: coreV1EventSink(this.core, options.requestTimeoutMs), clock: options.clock, logger: options.logger.child({ component: 'events' }), metrics,
+      correlator: { component: 'kpa', instance: identity }, retryDelayMs: options.eventRetryDelayMs,
+    });
+    metrics?.watchConflicts(() => this.conflictCounts());
   }
 
   async start(): Promise<void> {
@@ -90,7 +136,23 @@ export class KubernetesMode {
         () => (ns ? this.apps.listNamespacedDeployment({ namespace: ns }) : this.apps.listDeploymentForAllNamespaces()), informerOptions));
       this.podInformers.push(makeResumableInformer<V1Pod>(kubeConfig, ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
         () => (ns ? this.core.listNamespacedPod({ namespace: ns }) : this.core.listPodForAllNamespaces()), informerOptions));
+      // Other autoscalers of the same Deployments: kpa stands down for a Deployment one of them scales.
+      const autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
+      this.hpaInformers.push(makeResumableInformer<V2HorizontalPodAutoscaler>(kubeConfig,
+        ns ? `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers` : '/apis/autoscaling/v2/horizontalpodautoscalers',
+        () => (ns ? autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns }) : autoscaling.listHorizontalPodAutoscalerForAllNamespaces()),
+        informerOptions));
+      const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+      const keda = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' };
+      const listScaledObjects = optionalList(
+        () => (ns ? custom.listNamespacedCustomObject({ ...keda, namespace: ns }) : custom.listCustomObjectForAllNamespaces(keda)) as Promise<KubernetesListObject<KubernetesObject>>,
+        this.o.logger, `KEDA ScaledObjects are not served (the keda.sh CRD is not installed)${ns ? ` in ${ns}` : ''}; looking for them again every ${Math.round((this.o.absentCrdRetryMs ?? OPTIONAL_RETRY_MS) / 1000)} s`,
+        `KEDA ScaledObjects are served now${ns ? ` in ${ns}` : ''}; watching them`);
+      this.scaledObjectInformers.push(makeResumableInformer<KubernetesObject>(kubeConfig,
+        ns ? `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects` : '/apis/keda.sh/v1alpha1/scaledobjects', listScaledObjects, informerOptions));
     }
+    this.watchScalers(this.hpaInformers, 'HorizontalPodAutoscaler', 'horizontalpodautoscalers');
+    this.watchScalers(this.scaledObjectInformers, 'ScaledObject', 'scaledobjects');
     this.watchConfig(this.configInformer);
     for (const inf of this.deploymentInformers) {
       for (const verb of ['add', 'update'] as const) {
@@ -106,26 +168,150 @@ export class KubernetesMode {
       for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, (p) => this.syncNamespace(p.metadata?.namespace));
       this.informers.supervise(inf, 'pods');
     }
+    // Before the driver's listener: the explanation of the decision whose patch the driver is about to ask for.
+    const unsubscribeExplanations = this.o.service.onDecision((key, record) => this.explanations.set(keyString(key), record.explanation));
     this.driver = new ScalingDriver({
       service: this.o.service, clock: this.o.clock, logger: this.o.logger, dryRun: this.o.dryRun, mayActuate: this.o.isLeader,
       actuator: {
         currentReplicas: (key) => this.actuator.confirmedReplicas(key) ?? this.targets.get(keyString(key))?.deployment.spec?.replicas ?? 1,
-        apply: (key, replicas) => this.actuator.apply(key, replicas),
+        apply: (key, replicas) => this.apply(key, replicas),
         withdraw: (key) => this.actuator.withdraw(key),
         activatorInPath: (key) => this.canComeBackFromZero(key),
       },
     });
+    // After the driver's listener: a Deployment kpa stands down for says so in its scale status.
+    const unsubscribeStandDown = this.o.service.onDecision((key) => this.afterDecision(key));
+    this.unsubscribe = () => {
+      unsubscribeExplanations();
+      unsubscribeStandDown();
+    };
     // The ConfigMap first, so Deployments resolve against the cluster's config.
     await this.informers.start(this.configInformer, 'configmaps');
     // Pods before Deployments: a Deployment's decider is created knowing its ready pods.
     await Promise.all(this.podInformers.map((inf) => this.informers.start(inf, 'pods')));
+    // Other autoscalers before Deployments: no patch goes out for a Deployment an HPA already scales.
+    await Promise.all([
+      ...this.hpaInformers.map((inf) => this.informers.start(inf, 'horizontalpodautoscalers')),
+      ...this.scaledObjectInformers.map((inf) => this.informers.start(inf, 'scaledobjects')),
+    ]);
     await Promise.all(this.deploymentInformers.map((inf) => this.informers.start(inf, 'deployments')));
   }
 
+  private unsubscribe: () => void = () => undefined;
+
   async stop(): Promise<void> {
     this.driver?.stop();
+    this.unsubscribe();
     this.actuator.stop();
+    this.events.stop();
     await this.informers.stop();
+  }
+
+  /** The other controllers kpa stands down for on a Deployment; empty when it scales it. */
+  standingDownFor(key: RevisionKey): OtherController[] {
+    return this.standingDown.get(keyString(key))?.controllers ?? [];
+  }
+
+  private watchScalers<T extends KubernetesObject>(informers: ListWatch<T>[], kind: ConflictKind, what: string): void {
+    for (const inf of informers) {
+      for (const verb of ['add', 'update'] as const) inf.on(verb, (obj) => this.reconcileConflicts(this.conflicts.upsert(kind, obj)));
+      inf.on('delete', (obj) => this.reconcileConflicts(this.conflicts.remove(kind, obj)));
+      this.informers.supervise(inf, what, kind === 'ScaledObject' ? { retryMs: this.o.absentCrdRetryMs } : undefined);
+    }
+  }
+
+  /** The driver's apply: a patch, unless another controller scales the Deployment. */
+  private apply(key: RevisionKey, replicas: number): void {
+    const k = keyString(key);
+    if (this.standingDown.has(k)) return;
+    const status = this.o.service.scaleStatus(key);
+    const from = status?.currentReplicas ?? this.targets.get(k)?.deployment.spec?.replicas ?? 1;
+    const explanation = this.explanations.get(k) ?? '';
+    // The scaler's bounds or scale-to-zero rules changed what the decider wanted: say so too.
+    const scaler = status && status.reason !== pods(replicas) ? `; then ${status.reason}` : '';
+    this.actuator.apply(key, replicas, { fromReplicas: from, message: `scaled ${from} → ${replicas}: ${explanation}${scaler}` });
+  }
+
+  /** A scale patch was applied: the Deployment's KPAScaled Event says why. */
+  private scaled(key: RevisionKey, replicas: number, context: { fromReplicas: number; message: string } | undefined): void {
+    const t = this.targets.get(keyString(key));
+    if (!t) return;
+    this.recordEvent({ object: this.refOf(t.deployment), type: 'Normal', reason: EVENT_REASON.scaled, message: context?.message ?? `scaled to ${replicas}` });
+  }
+
+  /** Events only where kpa acts: never in dry run (it writes nothing to the cluster), only on the leader. */
+  private recordEvent(input: EventInput): boolean {
+    if (this.o.dryRun || !this.o.isLeader()) return false;
+    this.events.record(input);
+    return true;
+  }
+
+  private refOf(d: V1Deployment): ObjectRef {
+    return {
+      apiVersion: 'apps/v1', kind: 'Deployment', namespace: d.metadata?.namespace ?? 'default', name: d.metadata?.name ?? '',
+      uid: d.metadata?.uid, resourceVersion: d.metadata?.resourceVersion,
+    };
+  }
+
+  private reconcileConflicts(deployments: readonly string[]): void {
+    for (const k of deployments) this.reconcileConflict(k);
+  }
+
+  /** Stands down for a Deployment another controller scales, or resumes once none does. */
+  private reconcileConflict(k: string): void {
+    const target = this.targets.get(k);
+    const controllers = target ? this.conflicts.controllersOf(k) : [];
+    const current = this.standingDown.get(k);
+    if (controllers.length === 0) {
+      if (!current) return;
+      this.standingDown.delete(k);
+      if (!target) return;
+      const who = current.controllers.map(describeController).join(', ');
+      const message = `${who} no longer ${current.controllers.length === 1 ? 'scales' : 'scale'} this Deployment; kpa autoscales it again`;
+      this.o.logger.info({ deployment: k }, message);
+      this.recordEvent({ object: this.refOf(target.deployment), type: 'Normal', reason: EVENT_REASON.resumed, message });
+      return;
+    }
+    const names = controllers.map(describeController);
+    if (!current) {
+      // No more patches, and none retried: the other controller owns the replicas now.
+      this.actuator.cancel(target!.key);
+      this.o.logger.warn({ deployment: k, controllers: names }, `${names.join(', ')} also ${controllers.length === 1 ? 'scales' : 'scale'} ${k}; kpa stands down for it until ${controllers.length === 1 ? 'it is' : 'they are'} removed`);
+    }
+    this.standingDown.set(k, { controllers, announced: current?.announced ?? new Set() });
+    this.announceConflicts(k);
+  }
+
+  /** A KPAConflict Event for each other controller not announced yet (a replica that becomes the leader announces them). */
+  private announceConflicts(k: string): void {
+    const state = this.standingDown.get(k);
+    const target = this.targets.get(k);
+    if (!state || !target) return;
+    for (const c of state.controllers) {
+      const name = describeController(c);
+      if (state.announced.has(name)) continue;
+      const message = `${name} also scales this Deployment; kpa stands down for it until it is removed`;
+      if (this.recordEvent({ object: this.refOf(target.deployment), type: 'Warning', reason: EVENT_REASON.conflict, message })) state.announced.add(name);
+    }
+  }
+
+  /** Every decision: a Deployment kpa stands down for shows why in its scale status (API, dashboard). */
+  private afterDecision(key: RevisionKey): void {
+    const k = keyString(key);
+    const state = this.standingDown.get(k);
+    if (!state) return;
+    this.announceConflicts(k);
+    const status = this.o.service.scaleStatus(key);
+    if (!status || status.reason.startsWith('standing down')) return;
+    const names = state.controllers.map(describeController).join(', ');
+    this.o.service.setScaleStatus(key, { ...status, reason: `standing down: ${names} also ${state.controllers.length === 1 ? 'scales' : 'scale'} this Deployment, nothing is applied (kpa would: ${status.reason})` });
+  }
+
+  /** Deployments kpa stands down for, by the kinds of controller that scale them. */
+  private conflictCounts(): Record<ConflictKind, number> {
+    const counts = Object.fromEntries(CONFLICT_KINDS.map((kind) => [kind, 0])) as Record<ConflictKind, number>;
+    for (const state of this.standingDown.values()) for (const kind of new Set(state.controllers.map((c) => c.kind))) counts[kind]++;
+    return counts;
   }
 
   private watchConfig(inf: ListWatch<V1ConfigMap>): void {
@@ -206,6 +392,7 @@ export class KubernetesMode {
         else {
           this.targets.set(k, { key, deployment: d, settingsJson: json });
           this.o.logger.info({ deployment: k }, `autoscaling ${k}`);
+          this.reconcileConflict(k);
         }
       }
     } catch (err) {
@@ -227,6 +414,8 @@ export class KubernetesMode {
   private dropDeployment(d: V1Deployment): void {
     const key = this.keyOf(d);
     if (this.targets.delete(keyString(key))) {
+      this.standingDown.delete(keyString(key));
+      this.explanations.delete(keyString(key));
       this.o.service.deleteRevision(key);
       this.driver?.forget(key);
       this.actuator.cancel(key);

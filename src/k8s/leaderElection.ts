@@ -15,6 +15,8 @@ export interface LeaderElectionOptions {
   renewDeadlineSeconds?: number;
   retryPeriodSeconds?: number;
   onChange?: (leader: boolean) => void;
+  /** A lease request failed (not the expected 404 of a missing Lease or 409 of a lost race). */
+  onApiError?: (err: unknown) => void;
 }
 
 /** Timings that keep failover within 15 s of the leader's loss (client-go's 15/10/2 would take up to 19 s). */
@@ -45,7 +47,7 @@ export class LeaderElector {
   /** Fires at the renew deadline unless a renewal resets it: a leader steps down even while a lease request hangs. */
   private deadline: NodeJS.Timeout | null = null;
   private running = false;
-  private readonly o: Required<Omit<LeaderElectionOptions, 'onChange'>> & Pick<LeaderElectionOptions, 'onChange'>;
+  private readonly o: Required<Omit<LeaderElectionOptions, 'onChange' | 'onApiError'>> & Pick<LeaderElectionOptions, 'onChange' | 'onApiError'>;
 
   constructor(options: LeaderElectionOptions) {
     // `??` rather than a spread: an option passed as undefined must not erase its default.
@@ -87,6 +89,7 @@ export class LeaderElector {
       // Bounded like client-go's renew (a context with the renew deadline): a hung request must not stall the loop.
       await withTimeout(this.tryAcquireOrRenew(), this.o.renewDeadlineSeconds * 1000, 'lease request');
     } catch (err) {
+      this.o.onApiError?.(err);
       this.o.logger.warn({ status: statusOf(err), err: (err as Error).message }, 'leader election: lease request failed');
     }
     this.checkRenewDeadline();

@@ -1,6 +1,7 @@
 import { type AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
+import type { KubernetesMetrics } from './k8sMetrics.js';
 import { backoffMs, isRetryable, statusOf, withTimeout } from './retry.js';
 
 /**
@@ -9,8 +10,22 @@ import { backoffMs, isRetryable, statusOf, withTimeout } from './retry.js';
  * backoff. One patch per Deployment at a time; a newer wish replaces a queued
  * one. A 404 (the Deployment is gone) ends the attempt quietly.
  */
+/** Why a patch is made, handed back once it is applied (for the Deployment's KPAScaled Event). */
+export interface ScaleContext {
+  /** The replicas the scaler saw when it decided. */
+  fromReplicas: number;
+  /** The human "why" of the decision. */
+  message: string;
+}
+
+export interface ScaleActuatorHooks {
+  /** A patch was applied (the API server answered 2xx). Never throws into the actuator. */
+  onApplied?: (key: RevisionKey, replicas: number, context: ScaleContext | undefined) => void;
+  metrics?: KubernetesMetrics;
+}
+
 export class ScaleActuator {
-  private readonly pending = new Map<string, { key: RevisionKey; replicas: number }>();
+  private readonly pending = new Map<string, { key: RevisionKey; replicas: number; context?: ScaleContext }>();
   private readonly running = new Set<string>();
   /** Deployments dropped or patches withdrawn while in flight: their retries end at the next attempt. */
   private readonly cancelled = new Set<string>();
@@ -30,12 +45,13 @@ export class ScaleActuator {
     private readonly maxAttempts = 8,
     /** Checked before every attempt: a replica that lost the leadership stops patching at once, retries included. */
     private readonly mayActuate: () => boolean = () => true,
+    private readonly hooks: ScaleActuatorHooks = {},
   ) {}
 
-  apply(key: RevisionKey, replicas: number): void {
+  apply(key: RevisionKey, replicas: number, context?: ScaleContext): void {
     const k = keyString(key);
     this.cancelled.delete(k);
-    this.pending.set(k, { key, replicas });
+    this.pending.set(k, { key, replicas, context });
     if (!this.running.has(k)) void this.drain(k);
   }
 
@@ -98,7 +114,7 @@ export class ScaleActuator {
     try {
       for (let next = this.pending.get(k); next && !this.stopped; next = this.pending.get(k)) {
         this.pending.delete(k);
-        await this.patch(next.key, next.replicas);
+        await this.patch(next.key, next.replicas, next.context);
       }
     } finally {
       this.running.delete(k);
@@ -106,7 +122,7 @@ export class ScaleActuator {
     }
   }
 
-  private async patch(key: RevisionKey, replicas: number): Promise<void> {
+  private async patch(key: RevisionKey, replicas: number, context: ScaleContext | undefined): Promise<void> {
     const k = keyString(key);
     for (let attempt = 0; attempt < this.maxAttempts && !this.stopped && !this.cancelled.has(k); attempt++) {
       if (!this.mayActuate()) {
@@ -120,9 +136,17 @@ export class ScaleActuator {
         ), this.requestTimeoutMs, `patch ${keyString(key)}/scale`);
         this.confirmed.set(k, scale.spec?.replicas ?? replicas);
         this.applied++;
+        this.hooks.metrics?.scalePatches.inc({ result: 'applied' });
         this.logger.info({ deployment: keyString(key), replicas }, `scaled ${keyString(key)} to ${replicas}`);
+        try {
+          this.hooks.onApplied?.(key, replicas, context);
+        } catch (err) {
+          this.logger.error({ deployment: k, err: (err as Error).message }, 'after a scale patch: hook failed');
+        }
         return;
       } catch (err) {
+        this.hooks.metrics?.scalePatches.inc({ result: 'failed' });
+        this.hooks.metrics?.apiError(err);
         const status = statusOf(err);
         if (status === 404) {
           this.logger.info({ deployment: keyString(key) }, 'deployment gone before it could be scaled');

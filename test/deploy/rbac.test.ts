@@ -86,8 +86,19 @@ async function recordKpaRun(): Promise<RecordedCall[]> {
       try {
         if (namespaces.length === 0) {
           await until(() => api.calls.some((c) => c.verb === 'patch'), 10_000);
+          await until(() => api.calls.some((c) => c.verb === 'create' && c.resource === 'events')); // the patch's KPAScaled Event
           api.put('configmaps', configAutoscaler({ 'stable-window': '8s' }));
           await until(() => run.live.service.snapshot({ namespace: 'apps', name: 'web' })?.windows.stableWindowSeconds === 8);
+          // An HPA on the Deployment, removed and put back: KPAConflict, KPAResumed, then the same KPAConflict again (a patch of its count).
+          const conflict = { metadata: { name: 'web', namespace: APP_NAMESPACE }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } } };
+          const conflicts = () => run.mode.standingDownFor({ namespace: APP_NAMESPACE, name: 'web' }).length;
+          api.put('horizontalpodautoscalers', conflict);
+          await until(() => conflicts() === 1);
+          api.remove('horizontalpodautoscalers', APP_NAMESPACE, 'web');
+          await until(() => conflicts() === 0);
+          api.put('horizontalpodautoscalers', conflict);
+          await until(() => api.calls.some((c) => c.verb === 'patch' && c.resource === 'events'));
+          api.remove('horizontalpodautoscalers', APP_NAMESPACE, 'web');
         } else {
           await until(() => run.live.service.has({ namespace: 'apps', name: 'web' }));
         }
@@ -199,7 +210,18 @@ function checkAccount({ deployment: name, record, exercised }: Account, more?: (
 describe('RBAC in deploy/ against the API calls the code makes', () => {
   checkAccount({
     deployment: 'kpa', record: recordKpaRun,
-    exercised: ['list deployments', 'watch deployments', 'watch pods', 'watch configmaps', 'patch deployments/scale', 'create leases', 'update leases'],
+    exercised: [
+      'list deployments', 'watch deployments', 'watch pods', 'watch configmaps', 'patch deployments/scale', 'create leases', 'update leases',
+      'list horizontalpodautoscalers', 'watch horizontalpodautoscalers', 'list scaledobjects', 'watch scaledobjects', 'create events', 'patch events',
+    ],
+  }, (calls) => {
+    it('reads HPAs and ScaledObjects where it reads Deployments, and writes Events only in the namespaces of the Deployments it scales', () => {
+      const made = new Set(calls().map(describeCall));
+      for (const resource of ['autoscaling/horizontalpodautoscalers', 'keda.sh/scaledobjects']) {
+        for (const verb of ['list', 'watch']) for (const ns of ['all namespaces', 'apps', 'team-b']) expect(made.has(`${verb} ${resource} in ${ns}`), `${verb} ${resource} in ${ns}`).toBe(true);
+      }
+      expect(calls().filter((c) => c.resource === 'events').every((c) => c.namespace === APP_NAMESPACE)).toBe(true);
+    });
   });
 
   checkAccount({

@@ -92,7 +92,7 @@ describe('hung API requests', () => {
   it('no watch outlives stop(), even one the informer asked for during a slow re-list', async () => {
     h = await startMode(api, qp, { watchTimeoutSeconds: () => 60 });
     await until(() => h!.live.service.has(key('a')));
-    await until(() => api.watchCount === 3);
+    await until(() => api.watchCount === 5);
     api.slow({ resource: 'deployments', verb: 'list', delayMs: 500 });
     api.expireWatches();
     await sleep(100);

@@ -77,7 +77,8 @@ const ENDPOINTS = {
   'leases.update': { resource: 'leases', verb: 'update' },
 } satisfies Record<string, FaultMatch>;
 type Endpoint = keyof typeof ENDPOINTS;
-const INFORMERS = ['deployments', 'pods', 'configmaps'] as const;
+/** Every informer kpa runs (the HPAs' and ScaledObjects' see no faults of their own, only cut and expired watches). */
+const INFORMERS = ['deployments', 'pods', 'configmaps', 'horizontalpodautoscalers', 'scaledobjects'] as const;
 
 /**
  * A fault on a list endpoint comes with a 410 expiry of every watch, as informers list only to start or after one.
@@ -131,7 +132,7 @@ const faultEvent: fc.Arbitrary<FaultEvent> = fc.oneof(
  */
 const INFORMER_ERROR_BUDGET = 5;
 function informerErrors(faults: FaultEvent[]): Record<(typeof INFORMERS)[number], number> {
-  const errors = { deployments: 0, pods: 0, configmaps: 0 };
+  const errors = Object.fromEntries(INFORMERS.map((i) => [i, 0])) as Record<(typeof INFORMERS)[number], number>;
   for (const f of faults) {
     if (f.kind === 'cut') for (const i of INFORMERS) errors[i]++;
     if (f.kind !== 'error' && f.kind !== 'slow') continue;

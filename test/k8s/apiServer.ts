@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -58,10 +59,14 @@ interface Route {
   subresource: string | undefined;
 }
 
-/** fieldSelector `metadata.name=` and equality-based labelSelector (`k=v`, `k!=v`, `k`, `!k`). */
+/** fieldSelector (`path=v`, `path==v`, `path!=v` on the fields the resource supports) and equality-based labelSelector (`k=v`, `k!=v`, `k`, `!k`). */
 interface Selector {
+  /** `metadata.name=` of the field selector: RBAC's resourceNames apply to it. */
   name: string | undefined;
+  fields: ((object: StoredObject) => boolean)[];
   labels: ((labels: Record<string, string>) => boolean)[];
+  /** A field the resource has no field selector for (the API server answers 400). */
+  unsupported: string | undefined;
 }
 
 const KINDS: Record<string, { kind: string; apiVersion: string }> = {
@@ -71,7 +76,40 @@ const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
   services: { kind: 'Service', apiVersion: 'v1' },
   endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
+  events: { kind: 'Event', apiVersion: 'v1' },
+  horizontalpodautoscalers: { kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2' },
+  scaledobjects: { kind: 'ScaledObject', apiVersion: 'keda.sh/v1alpha1' },
 };
+
+/** Field selectors every resource supports, and those only some do (the API server's field label conversions). */
+const COMMON_FIELDS = ['metadata.name', 'metadata.namespace'];
+const EXTRA_FIELDS: Record<string, Record<string, string>> = {
+  // core/v1 Events: `source` is source.component, as the API server maps it.
+  events: {
+    'involvedObject.kind': 'involvedObject.kind', 'involvedObject.namespace': 'involvedObject.namespace', 'involvedObject.name': 'involvedObject.name',
+    'involvedObject.uid': 'involvedObject.uid', 'involvedObject.apiVersion': 'involvedObject.apiVersion',
+    'involvedObject.resourceVersion': 'involvedObject.resourceVersion', 'involvedObject.fieldPath': 'involvedObject.fieldPath',
+    reason: 'reason', reportingComponent: 'reportingComponent', source: 'source.component', type: 'type',
+  },
+  pods: { 'spec.nodeName': 'spec.nodeName', 'status.phase': 'status.phase', 'status.podIP': 'status.podIP' },
+};
+
+function fieldAt(object: unknown, path: string): string {
+  let v: unknown = object;
+  for (const part of path.split('.')) v = (v as Record<string, unknown> | undefined)?.[part];
+  return v === undefined || v === null ? '' : String(v);
+}
+
+/** RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
 
 /** /api/v1/..., /apis/GROUP/VERSION/..., optionally namespaced, optionally a name and a subresource. */
 function parsePath(pathname: string): Route | null {
@@ -92,15 +130,22 @@ function parsePath(pathname: string): Route | null {
   return { group, namespace, resource, name, subresource };
 }
 
-function parseSelector(url: URL): Selector {
-  const name = /metadata\.name=([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+function parseSelector(url: URL, resource = ''): Selector {
+  const name = /(?:^|,)metadata\.name==?([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+  let unsupported: string | undefined;
+  const fields = (url.searchParams.get('fieldSelector') ?? '').split(',').filter(Boolean).map((term) => {
+    const [, field, op, value] = /^([^!=]+)(!=|==?)(.*)$/.exec(term.trim()) ?? [undefined, term, '=', ''];
+    const path = COMMON_FIELDS.includes(field!) ? field! : EXTRA_FIELDS[resource]?.[field!];
+    if (path === undefined) unsupported ??= field;
+    return (o: StoredObject) => path === undefined || (fieldAt(o, path) === value) !== (op === '!=');
+  });
   const labels = (url.searchParams.get('labelSelector') ?? '').split(',').filter(Boolean).map((term) => {
     const [, not, key, op, value] = /^(!?)([^!=]+)(?:(!=|==?)(.*))?$/.exec(term.trim()) ?? [];
     if (op === '!=') return (l: Record<string, string>) => l[key] !== value;
     if (op) return (l: Record<string, string>) => l[key] === value;
     return (l: Record<string, string>) => (key in l) !== Boolean(not);
   });
-  return { name, labels };
+  return { name, fields, labels, unsupported };
 }
 
 const gone = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' };
@@ -110,8 +155,13 @@ const gone = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, r
  * @kubernetes/client-node talks to over HTTP: list and watch (resourceVersions,
  * BOOKMARKs for `allowWatchBookmarks`, `timeoutSeconds`, label and name
  * selectors, 410 Gone for expired versions), get, create, update with
- * optimistic concurrency (409), merge-patch of `deployments/{name}/scale`, and
- * fault injection. Every request is recorded for the RBAC test.
+ * optimistic concurrency (409), merge-patch of `deployments/{name}/scale` and
+ * of any object (JSON merge patch, with a resourceVersion precondition),
+ * uids and creation timestamps as the API server assigns them, field
+ * selectors where the resource has them (Events by involvedObject, as
+ * `kubectl describe` lists them; 400 for others), a CRD's resource that is
+ * not served (404, as an API server without the CRD), and fault injection.
+ * Every request is recorded for the RBAC test.
  */
 export class FakeApiServer {
   readonly calls: RecordedCall[] = [];
@@ -123,6 +173,8 @@ export class FakeApiServer {
   private history: { rv: number; resource: string; type: string; object: StoredObject }[] = [];
   private readonly faults: (Fault & { remaining: number; slow?: boolean })[] = [];
   private delayed = 0;
+  /** Resources whose CRD is not installed: every request on them is a 404. */
+  private readonly absent = new Set<string>();
   /** Sees every request (with its body, before any fault applies): tests check what a client asked for. */
   onRequest: ((call: RecordedCall, body: unknown) => void) | undefined;
   private constructor(private readonly server: Server) {}
@@ -154,11 +206,35 @@ export class FakeApiServer {
     return this.store(resource).get(`${namespace}/${name}`);
   }
 
+  /** Every stored object of a resource, in a namespace or all (tests read Events this way). */
+  objectsOf(resource: string, namespace?: string): StoredObject[] {
+    return [...this.store(resource).values()].filter((o) => namespace === undefined || o.metadata.namespace === namespace);
+  }
+
+  /**
+   * A CRD's resource stops being served, as when the CRD is deleted: its
+   * objects go (watchers see them DELETED), its watches end, and every
+   * request on it gets 404 until `installCrd`.
+   */
+  uninstallCrd(resource: string): void {
+    for (const o of this.objectsOf(resource)) this.remove(resource, o.metadata.namespace ?? '', o.metadata.name);
+    for (const w of this.watchers) if (w.route.resource === resource) this.endWatch(w);
+    this.absent.add(resource);
+  }
+
+  installCrd(resource: string): void {
+    this.absent.delete(resource);
+  }
+
   /** Creates or replaces an object and notifies watchers (as a controller or kubectl would). */
   put(resource: string, object: StoredObject): StoredObject {
     const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
-    const existed = this.store(resource).has(key);
+    const existing = this.store(resource).get(key);
+    const existed = existing !== undefined;
     const stored = { ...KINDS[resource], ...structuredClone(object) };
+    // As the API server: a uid and creation time when an object is created, kept by every update.
+    stored.metadata.uid = existing?.metadata.uid ?? stored.metadata.uid ?? randomUUID();
+    stored.metadata.creationTimestamp = existing?.metadata.creationTimestamp ?? stored.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     stored.metadata.resourceVersion = String(++this.revision);
     this.store(resource).set(key, stored);
     this.notify(resource, existed ? 'MODIFIED' : 'ADDED', stored);
@@ -241,7 +317,7 @@ export class FakeApiServer {
   private matches(route: Route, selector: Selector, resource: string, object: StoredObject): boolean {
     const labels = object.metadata.labels ?? {};
     return route.resource === resource && (route.namespace === undefined || route.namespace === object.metadata.namespace) &&
-      (selector.name === undefined || selector.name === object.metadata.name) && selector.labels.every((m) => m(labels));
+      selector.fields.every((m) => m(object)) && selector.labels.every((m) => m(labels));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -269,7 +345,13 @@ export class FakeApiServer {
       if (!fault.slow) return this.status(res, fault.status, 'InjectedFault', `injected ${fault.status}`);
       if (res.destroyed) return; // the connection is gone (the server closed meanwhile)
     }
-    if (verb === 'list') return this.list(route, parseSelector(url), res);
+    // A group/version/resource nobody serves: the API server's mux answers with a plain 404.
+    if (this.absent.has(route.resource)) return void res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+    if (verb === 'list' || verb === 'watch') {
+      const unsupported = parseSelector(url, route.resource).unsupported;
+      if (unsupported) return this.status(res, 400, 'BadRequest', `field label not supported: ${unsupported}`);
+    }
+    if (verb === 'list') return this.list(route, parseSelector(url, route.resource), res);
     if (verb === 'watch') return this.watch(route, url, res);
     const store = this.store(route.resource);
     const key = `${route.namespace ?? ''}/${route.name ?? ''}`;
@@ -285,9 +367,38 @@ export class FakeApiServer {
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) return this.status(res, 422, 'Invalid', 'spec.replicas must be a whole number ≥ 0');
       return this.json(res, 200, toScale(this.put('deployments', { ...current, spec: { ...(current.spec as object), replicas } })));
     }
+    if (verb === 'patch' && !route.subresource) {
+      if (!String(req.headers['content-type']).startsWith('application/merge-patch+json')) {
+        return this.status(res, 415, 'UnsupportedMediaType', `this test server only merge-patches objects, got ${req.headers['content-type']}`);
+      }
+      if (!current) return notFound();
+      const patch = body as { metadata?: { resourceVersion?: string; name?: string; namespace?: string } };
+      if (patch.metadata?.resourceVersion !== undefined && patch.metadata.resourceVersion !== current.metadata.resourceVersion) {
+        return this.status(res, 409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
+      }
+      if ((patch.metadata?.name ?? current.metadata.name) !== current.metadata.name || (patch.metadata?.namespace ?? current.metadata.namespace) !== current.metadata.namespace) {
+        return this.status(res, 422, 'Invalid', 'metadata.name and metadata.namespace cannot be changed');
+      }
+      const patched = mergePatch(current, patch) as StoredObject;
+      if (route.resource === 'events') {
+        const invalid = invalidEvent(patched);
+        if (invalid) return this.status(res, 422, 'Invalid', invalid);
+      }
+      return this.json(res, 200, this.put(route.resource, patched));
+    }
     if (verb === 'create') {
       const obj = body as StoredObject;
+      if (obj.metadata.namespace !== undefined && obj.metadata.namespace !== route.namespace) {
+        return this.status(res, 400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      }
       obj.metadata.namespace = route.namespace;
+      if (!obj.metadata.name && typeof obj.metadata.generateName === 'string') obj.metadata.name = `${obj.metadata.generateName}${randomUUID().slice(0, 5)}`;
+      if (!obj.metadata.name) return this.status(res, 422, 'Invalid', 'metadata.name: Required value: name or generateName is required');
+      if (route.resource === 'events') {
+        const invalid = invalidEvent(obj);
+        if (invalid) return this.status(res, 422, 'Invalid', invalid);
+      }
+      delete obj.metadata.resourceVersion; // ignored on create
       if (store.has(`${route.namespace ?? ''}/${obj.metadata.name}`)) return this.status(res, 409, 'AlreadyExists', `${route.resource} "${obj.metadata.name}" already exists`);
       return this.json(res, 201, this.put(route.resource, obj));
     }
@@ -317,7 +428,7 @@ export class FakeApiServer {
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const w: Watcher = { route, selector: parseSelector(url), bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', res, timer: undefined };
+    const w: Watcher = { route, selector: parseSelector(url, route.resource), bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', res, timer: undefined };
     for (const h of this.history) {
       if (h.rv > since && this.matches(route, w.selector, h.resource, h.object)) res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
     }
@@ -349,6 +460,15 @@ export class FakeApiServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** The API server's checks of a core/v1 Event without eventTime (legacyValidateEvent): an involved object, in the Event's namespace. */
+function invalidEvent(e: StoredObject): string | undefined {
+  const involved = e.involvedObject as { namespace?: string; name?: string; kind?: string } | undefined;
+  if (!involved?.name || !involved.kind) return 'involvedObject: Required value';
+  if ((involved.namespace ?? '') !== (e.metadata.namespace ?? '')) return `involvedObject.namespace: Invalid value: "${involved.namespace}": does not match event.namespace`;
+  if (typeof e.count === 'number' && (!Number.isInteger(e.count) || e.count < 0)) return 'count: Invalid value';
+  return undefined;
 }
 
 function toScale(obj: StoredObject) {

@@ -61,7 +61,9 @@ describe('Kubernetes mode against the API test server', () => {
     expect(replicasOf(api, 'web')).toBeGreaterThan(20);
     const writes = api.calls.filter((c) => !['list', 'watch', 'get'].includes(c.verb));
     expect(writes.length).toBeGreaterThan(0);
-    expect(writes.every((c) => c.verb === 'patch' && c.resource === 'deployments' && c.subresource === 'scale')).toBe(true);
+    // Scale patches, and the Events that say why.
+    expect(writes.filter((c) => c.resource !== 'events').every((c) => c.verb === 'patch' && c.resource === 'deployments' && c.subresource === 'scale')).toBe(true);
+    expect(writes.filter((c) => c.resource === 'events').every((c) => c.namespace === APP_NAMESPACE && ['create', 'patch'].includes(c.verb))).toBe(true);
   });
 
   it('patches only when the replica count changes', async () => {
@@ -164,16 +166,16 @@ describe('Kubernetes mode against the API test server', () => {
     addDeployment('a');
     await seen('a');
     // Every informer's watch expires (410): each re-lists.
-    await until(() => api.watchCount === 3); // the ConfigMap's, the Deployments' and the pods' informers are watching again
+    await until(() => api.watchCount === 5); // the ConfigMap's, Deployments', pods', HPAs' and ScaledObjects' informers are watching again
     const listsBefore = api.calls.filter((c) => c.verb === 'list').length;
     api.expireWatches();
     addDeployment('b');
     await seen('b');
-    await until(() => api.calls.filter((c) => c.verb === 'list').length >= listsBefore + 3);
+    await until(() => api.calls.filter((c) => c.verb === 'list').length >= listsBefore + 5);
     // Watches time out after 1 s (with a bookmark first) and resume from where they were, without a re-list.
     const watchesBefore = api.calls.filter((c) => c.verb === 'watch').length;
     const listsAfterExpiry = api.calls.filter((c) => c.verb === 'list').length;
-    await until(() => api.calls.filter((c) => c.verb === 'watch').length >= watchesBefore + 3, 5000);
+    await until(() => api.calls.filter((c) => c.verb === 'watch').length >= watchesBefore + 5, 5000);
     addDeployment('c');
     await seen('c');
     expect(api.calls.filter((c) => c.verb === 'list').length).toBe(listsAfterExpiry);
@@ -224,6 +226,7 @@ describe('Kubernetes mode against the API test server', () => {
     expect(informerCalls.filter((c) => c.namespace === undefined)).toEqual([]);
     expect(new Set(informerCalls.map((c) => `${c.namespace}/${c.resource}`))).toEqual(new Set([
       'team-a/deployments', 'team-a/pods', 'team-b/deployments', 'team-b/pods', `${OWN_NAMESPACE}/configmaps`,
+      'team-a/horizontalpodautoscalers', 'team-a/scaledobjects', 'team-b/horizontalpodautoscalers', 'team-b/scaledobjects',
     ]));
   });
 

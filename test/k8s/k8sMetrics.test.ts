@@ -1,0 +1,63 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type KubernetesRun, startKubernetesRun } from '../../src/cli/runKubernetes.js';
+import { silentLogger } from '../../src/log.js';
+import { stat } from '../helpers/engine.js';
+import { QueueProxyServer } from '../helpers/queueProxyServer.js';
+import { until } from '../helpers/wait.js';
+import { FakeApiServer } from './apiServer.js';
+import { APP_NAMESPACE, configAutoscaler, deployment, kubeConfigFor, OWN_NAMESPACE, syncPods } from './cluster.js';
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+async function metricsText(run: KubernetesRun): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${run.live.httpPort}/metrics`)).text();
+}
+
+/** `name{labels} value` lines of the exposition, by series. */
+function seriesOf(text: string, name: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name) out[m[2] ?? ''] = Number(m[3]);
+  }
+  return out;
+}
+
+describe('kpa\'s Kubernetes-side series on /metrics of an in-cluster run', () => {
+  it('serves scale patches, API errors, the lease, Events and conflicts under their dashboard names', async () => {
+    const api = await FakeApiServer.start();
+    const qp = await QueueProxyServer.start();
+    cleanup.push(() => api.close(), () => qp.close());
+    api.uninstallCrd('scaledobjects'); // a 404, counted as an API error
+    api.put('configmaps', configAutoscaler({ 'stable-window': '6s' }));
+    api.put('deployments', deployment('web', qp.port));
+    syncPods(api, 'web');
+    qp.set('metrics', stat(35));
+    const run = await startKubernetesRun({
+      kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: false,
+      identity: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
+    });
+    cleanup.push(() => run.close());
+    await until(() => api.calls.some((c) => c.verb === 'create' && c.resource === 'events'), 10_000);
+    api.put('horizontalpodautoscalers', { metadata: { name: 'web', namespace: APP_NAMESPACE }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } } });
+    await until(() => run.mode.standingDownFor({ namespace: APP_NAMESPACE, name: 'web' }).length === 1);
+    await until(() => api.objectsOf('events', APP_NAMESPACE).some((e) => (e as { reason?: string }).reason === 'KPAConflict'));
+    await run.mode.events.flush();
+    const text = await metricsText(run);
+    const patches = seriesOf(text, 'kpa_scale_patches_total');
+    expect(patches['{result="applied"}']).toBeGreaterThanOrEqual(1);
+    expect(patches['{result="failed"}']).toBe(0);
+    expect(seriesOf(text, 'kpa_kubernetes_api_errors_total')['{code="404"}']).toBeGreaterThanOrEqual(1);
+    expect(seriesOf(text, 'kpa_lease_held')).toEqual({ '{lease="kpa-leader"}': 1 });
+    const events = seriesOf(text, 'kpa_events_total');
+    expect(events['{reason="KPAScaled",result="sent"}']).toBe(patches['{result="applied"}']);
+    expect(events['{reason="KPAConflict",result="sent"}']).toBe(1);
+    expect(seriesOf(text, 'kpa_conflicts')).toEqual({ '{kind="HorizontalPodAutoscaler"}': 1, '{kind="ScaledObject"}': 0 });
+    await run.elector!.stop();
+    expect(seriesOf(await metricsText(run), 'kpa_lease_held')).toEqual({ '{lease="kpa-leader"}': 0 });
+  });
+});
