@@ -12,6 +12,9 @@ import { type App, send, startApp, startTestActivator, staticTarget } from '../h
 import { stat } from '../helpers/engine.js';
 import { QueueProxyServer } from '../helpers/queueProxyServer.js';
 import { until } from '../helpers/wait.js';
+import { type KubernetesRun, startKubernetesRun } from '../../src/cli/runKubernetes.js';
+import { FakeApiServer } from '../k8s/apiServer.js';
+import { APP_NAMESPACE, configAutoscaler, deployment, kubeConfigFor, OWN_NAMESPACE, syncPods } from '../k8s/cluster.js';
 
 const DIR = 'deploy/components/monitoring';
 type Doc = Record<string, any>;
@@ -122,15 +125,6 @@ describe('deploy/components/monitoring (parsed, not rendered)', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Which series the expressions reference: a small PromQL tokenizer, enough for these expressions.
-
-/** The series kpa serves in Kubernetes mode only (src/k8s), from another branch: the lead replaces this list with a Kubernetes-mode scrape after merging. */
-const KUBERNETES_MODE_SERIES: Record<string, string[]> = {
-  kpa_scale_patches_total: ['result'],
-  kpa_kubernetes_api_errors_total: ['code'],
-  kpa_lease_held: ['lease'],
-  kpa_events_total: ['reason', 'result'],
-  kpa_conflicts: ['kind'],
-};
 
 /** Labels Prometheus (the Operator's ServiceMonitor relabelling) puts on every scraped series. */
 const TARGET_LABELS = ['job', 'instance', 'namespace', 'service', 'pod', 'container', 'endpoint'];
@@ -323,6 +317,8 @@ describe('the PromQL of the dashboard and the alerts', () => {
   let live: LiveAutoscaler;
   let activator: Awaited<ReturnType<typeof startTestActivator>>;
   let apps: App[] = [];
+  let api: FakeApiServer;
+  let k8s: KubernetesRun;
   const known: Families = new Map();
 
   beforeAll(async () => {
@@ -366,12 +362,28 @@ describe('the PromQL of the dashboard and the alerts', () => {
     }
     families(await (await fetch(`http://127.0.0.1:${live.httpPort}/metrics`)).text(), known);
     families(await (await fetch(`http://127.0.0.1:${activator.adminPort}/metrics`)).text(), known);
-    for (const [name, labels] of Object.entries(KUBERNETES_MODE_SERIES)) {
-      expect(known.has(name), `${name} is served now: replace KUBERNETES_MODE_SERIES with a Kubernetes-mode scrape`).toBe(false);
-      known.set(name, new Set(labels));
-    }
-  });
+
+    // The Kubernetes-side series, from an in-cluster run against the API test server: a scale
+    // patch and its Event, an HPA kpa stands down for, an absent KEDA CRD (a 404), the lease.
+    api = await FakeApiServer.start();
+    api.uninstallCrd('scaledobjects');
+    api.put('configmaps', configAutoscaler({ 'stable-window': '6s' }));
+    api.put('deployments', deployment('web', qp.port));
+    syncPods(api, 'web');
+    qp.set('metrics', stat(35));
+    k8s = await startKubernetesRun({
+      kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: false,
+      identity: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
+    });
+    await until(() => api.calls.some((c) => c.verb === 'create' && c.resource === 'events'), 10_000);
+    api.put('horizontalpodautoscalers', { metadata: { name: 'web', namespace: APP_NAMESPACE }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } } });
+    await until(() => k8s.mode.standingDownFor({ namespace: APP_NAMESPACE, name: 'web' }).length === 1);
+    await k8s.mode.events.flush();
+    families(await (await fetch(`http://127.0.0.1:${k8s.live.httpPort}/metrics`)).text(), known);
+  }, 30_000);
   afterAll(async () => {
+    await k8s?.close();
+    await api?.close();
     await activator?.close(1000);
     await live?.close();
     await qp?.close();
@@ -380,7 +392,8 @@ describe('the PromQL of the dashboard and the alerts', () => {
 
   it('the scrapes declare the series the fixture is meant to produce', () => {
     for (const name of ['kn_revision_pods_desired', 'kn_revision_pods_requested', 'kn_revision_rps_target_per_second', 'kpa_build_info',
-      'kpa_scrape_duration_seconds_bucket', 'kpa_activator_hold_seconds_bucket', 'kpa_activator_upstream_errors_total', 'process_cpu_seconds_total']) {
+      'kpa_scrape_duration_seconds_bucket', 'kpa_activator_hold_seconds_bucket', 'kpa_activator_upstream_errors_total', 'process_cpu_seconds_total',
+      'kpa_scale_patches_total', 'kpa_kubernetes_api_errors_total', 'kpa_lease_held', 'kpa_events_total', 'kpa_conflicts']) {
       expect(known.get(name), name).toBeInstanceOf(Set);
     }
     expect([...known.get('kpa_stats_rejected_total')!]).toEqual(['source', 'reason']);
