@@ -8,7 +8,7 @@ import { ConfigError } from '../config/errors.js';
 import type { RevisionSettings } from '../config/revisionConfig.js';
 import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
-import type { AutoscalerService } from '../service/autoscalerService.js';
+import { type AutoscalerService, revisionNamesFromLabels } from '../service/autoscalerService.js';
 import { canComeBackFromZero, ScalingDriver } from '../service/scalingDriver.js';
 import { pods } from '../format.js';
 import { ConflictTracker, describeController, type OtherController } from './conflicts.js';
@@ -383,10 +383,12 @@ export class KubernetesMode {
     try {
       settings = settingsFor(d, this.configData);
       const source = metricsSource(d);
-      const json = JSON.stringify({ settings, source });
+      // Knative's configuration and service labels name the series as Knative's do; a plain Deployment is its own configuration.
+      const names = revisionNamesFromLabels(key.name, d.metadata?.labels);
+      const json = JSON.stringify({ settings, source, names });
       const existing = this.targets.get(k);
       if (!existing || existing.settingsJson !== json) {
-        const resolved = this.o.service.upsertRevision(key, settings, existing ? undefined : this.initialPods(d), source);
+        const resolved = this.o.service.upsertRevision(key, settings, existing ? undefined : this.initialPods(d), source, names);
         this.driver?.track(key, resolved);
         if (existing) existing.settingsJson = json;
         else {

@@ -61,3 +61,31 @@ describe('kpa\'s Kubernetes-side series on /metrics of an in-cluster run', () =>
     expect(seriesOf(await metricsText(run), 'kpa_lease_held')).toEqual({ '{lease="kpa-leader"}': 0 });
   });
 });
+
+describe('revision series of an in-cluster run', () => {
+  it("carry the Deployment's Knative configuration and service labels, and follow a change of them", async () => {
+    const api = await FakeApiServer.start();
+    const qp = await QueueProxyServer.start();
+    cleanup.push(() => api.close(), () => qp.close());
+    api.put('configmaps', configAutoscaler({ 'stable-window': '6s' }));
+    const web = deployment('web-00002', qp.port);
+    web.metadata.labels = { 'serving.knative.dev/configuration': 'web', 'serving.knative.dev/service': 'shop' };
+    api.put('deployments', web);
+    api.put('deployments', deployment('plain', qp.port));
+    syncPods(api, 'web-00002');
+    syncPods(api, 'plain');
+    qp.set('metrics', stat(7));
+    const run = await startKubernetesRun({
+      kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: true,
+      ownNamespace: OWN_NAMESPACE, leaderElection: false,
+    });
+    cleanup.push(() => run.close());
+    const labelsOf = async (revision: string): Promise<string[]> => Object.keys(seriesOf(await metricsText(run), 'kn_revision_pods_count'))
+      .filter((l) => l.includes(`kn_revision_name="${revision}"`));
+    await until(async () => (await labelsOf('web-00002')).length === 1 && (await labelsOf('plain')).length === 1, 10_000);
+    expect(await labelsOf('web-00002')).toEqual([`{k8s_namespace_name="${APP_NAMESPACE}",kn_configuration_name="web",kn_revision_name="web-00002",kn_service_name="shop"}`]);
+    expect(await labelsOf('plain')).toEqual([`{k8s_namespace_name="${APP_NAMESPACE}",kn_configuration_name="plain",kn_revision_name="plain",kn_service_name=""}`]);
+    api.put('deployments', { ...web, metadata: { ...web.metadata, labels: { 'serving.knative.dev/configuration': 'web2' } } });
+    await until(async () => (await labelsOf('web-00002'))[0]?.includes('kn_configuration_name="web2"') ?? false, 10_000);
+  });
+});
