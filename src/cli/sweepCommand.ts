@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { makeOutputDir } from './outputFiles.js';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { scatterChart } from '../charts/svg.js';
 import { paretoFront } from '../sim/pareto.js';
 import { loadScenario, ScenarioError } from '../sim/scenario.js';
 import { defaultWorkers, grid, parseParam, runSweep, type SweepResult, SweepParamError } from '../sim/sweep.js';
-import { type CommandContext, UsageError } from './usage.js';
+import { type CommandContext, type OptionTable, parseCommandArgs, UsageError } from './usage.js';
 
 export const SWEEP_USAGE = `kpa sweep SCENARIO --param KEY=v1,v2,… [--param …] --out DIR [--workers N]
   Runs the scenario's KPA policy for every combination of the parameters
@@ -29,11 +28,14 @@ function progressBar(ctx: CommandContext, total: number): (done: number) => void
   };
 }
 
+const SWEEP_OPTIONS = {
+  param: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  workers: { type: 'string' },
+} as const satisfies OptionTable;
+
 export async function sweepCommand(ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: ctx.args, allowPositionals: true,
-    options: { param: { type: 'string', multiple: true }, out: { type: 'string' }, workers: { type: 'string' } },
-  });
+  const { values, positionals } = parseCommandArgs(ctx.args, SWEEP_OPTIONS, true);
   if (positionals.length !== 1) throw new UsageError('sweep takes exactly one SCENARIO file');
   if (!values.out) throw new UsageError('--out DIR is required');
   let params;

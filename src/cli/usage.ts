@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { didYouMean } from '../config/suggest.js';
 
 /** A command-line mistake: printed with the usage, exit status 2. */
 export class UsageError extends Error {
@@ -67,6 +69,26 @@ export function readInputFile<T>(file: string, parse: (text: string) => T, isMis
   }
 }
 
+/** A command's option table, as node's parseArgs takes it: one per command, so flags, checks and suggestions share it. */
+export type OptionTable = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * parseArgs, strict, with an unknown flag a UsageError that suggests the
+ * closest of the command's own flags: `unknown option --stat-port (did you
+ * mean --stats-port?)`.
+ */
+export function parseCommandArgs<O extends OptionTable>(args: string[], options: O, allowPositionals: boolean) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const typed = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec(e.message)?.[1] : undefined;
+    if (typed === undefined) throw err;
+    const flags = Object.keys(options).map((name) => `--${name}`);
+    throw new UsageError(`unknown option ${typed}${didYouMean(typed.replace(/=.*$/, ''), flags, (f) => f)}`);
+  }
+}
+
 /** A port flag (0 picks a free port): digits only, at most 65535. */
 export function portOption(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -83,6 +105,22 @@ export function positiveNumberOption(value: string | undefined, fallback: number
     throw new UsageError(`${flag} must be a positive number such as 1e6, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/**
+ * The message for a port another process holds (a listen error with
+ * EADDRINUSE), naming the flag that sets it; null for any other error.
+ * `ports` maps each flag to the port it asked for.
+ */
+export function portInUseMessage(err: unknown, ports: Readonly<Record<string, number>>): string | null {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e?.code !== 'EADDRINUSE') return null;
+  const flags = Object.keys(ports);
+  const flag = flags.find((f) => ports[f] !== 0 && ports[f] === e.port);
+  const where = e.port === undefined ? 'a port' : `port ${e.port}${e.address ? ` on ${e.address}` : ''}`;
+  return flag
+    ? `${where} (${flag}) is in use by another process; pick another with ${flag} N (0 = any free port)`
+    : `${where} is in use by another process; pick others with ${flags.join('/')} (0 = any free port)`;
 }
 
 /** Resolves when the user asks to stop (SIGINT/SIGTERM). */
