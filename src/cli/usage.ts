@@ -18,6 +18,8 @@ export interface CommandContext {
   stderr: NodeJS.WritableStream;
   /** Resolves when the user asks to stop (SIGINT/SIGTERM). */
   stopSignal: AbortSignal;
+  /** The environment (KUBECONFIG, HOME, …); process.env when not given. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A subcommand resolves with its exit status. */
@@ -74,8 +76,8 @@ export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 
 /**
  * parseArgs, strict, with an unknown flag a UsageError that suggests the
- * closest of the command's own flags: `unknown option --stat-port (did you
- * mean --stats-port?)`.
+ * closest of the command's own flags: `Unknown option '--stat-port' (did
+ * you mean --stats-port?)`.
  */
 export function parseCommandArgs<O extends OptionTable>(args: string[], options: O, allowPositionals: boolean) {
   try {
@@ -85,7 +87,31 @@ export function parseCommandArgs<O extends OptionTable>(args: string[], options:
     const typed = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec(e.message)?.[1] : undefined;
     if (typed === undefined) throw err;
     const flags = Object.keys(options).map((name) => `--${name}`);
-    throw new UsageError(`unknown option ${typed}${didYouMean(typed.replace(/=.*$/, ''), flags, (f) => f)}`);
+    // Node's own words first ("Unknown option '--x'"), then the suggestion.
+    throw new UsageError(`Unknown option '${typed}'${didYouMean(typed.replace(/=.*$/, ''), flags, (f) => f)}`);
+  }
+}
+
+/**
+ * Which modes each flag of a command applies to, one row per option of its
+ * table (a new option without a row does not compile), and why not
+ * elsewhere where that is not obvious.
+ */
+export type FlagModes<O extends OptionTable, M extends string> = { readonly [F in keyof O]: { readonly modes: readonly M[]; readonly why?: string } };
+
+/**
+ * Refuses a flag given for a mode it does not apply to: `--dry-run applies
+ * to Kubernetes mode, not to the embedded demo (--embedded): …`.
+ * `describe` names a mode in the list, `current` says what this run is.
+ */
+export function checkFlagModes<O extends OptionTable, M extends string>(
+  values: Readonly<Record<string, unknown>>, table: FlagModes<O, M>, mode: M, describe: (mode: M) => string, current: string,
+): void {
+  for (const [flag, row] of Object.entries(table) as [string, { modes: readonly M[]; why?: string }][]) {
+    if (values[flag] === undefined || row.modes.includes(mode)) continue;
+    const modes = row.modes.map(describe);
+    const list = modes.length === 1 ? modes[0] : `${modes.slice(0, -1).join(', ')} or ${modes.at(-1)}`;
+    throw new UsageError(`--${flag} applies to ${list}, not to ${current}${row.why ? `: ${row.why}` : ''}`);
   }
 }
 

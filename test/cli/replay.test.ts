@@ -109,7 +109,7 @@ describe('kpa replay', () => {
   it('an unknown option is a usage error on standard error with the closest option', async () => {
     const result = await runCli(['replay', '--explian', '-']);
     expect(result).toMatchObject({ code: 2, stdout: '' });
-    expect(result.stderr).toMatch(/^kpa replay: unknown option --explian \(did you mean --explain\?\)\n\nkpa replay \[--explain\]/);
+    expect(result.stderr).toMatch(/^kpa replay: Unknown option '--explian' \(did you mean --explain\?\)\n\nkpa replay \[--explain\]/);
   });
 
   it('usage errors exit 2', async () => {
