@@ -9,6 +9,13 @@ const GROUP = 'autoscaling.knative.dev/';
 const ANNOTATION_NAMES: readonly string[] = [...new Set(Object.values(ANNOTATION).flat()
   .filter((key) => key.startsWith(GROUP)).map((key) => key.slice(GROUP.length)))];
 
+/** A key nothing reads: where it was (the cluster's ConfigMap is shared by every revision, annotations are the revision's own). */
+export interface UnknownKey {
+  in: 'config-autoscaler' | 'annotations';
+  key: string;
+  message: string;
+}
+
 /**
  * Warnings for the keys of a revision's settings that nothing reads: a
  * `config-autoscaler` key or an `autoscaling.knative.dev/*` annotation that is
@@ -18,17 +25,20 @@ const ANNOTATION_NAMES: readonly string[] = [...new Set(Object.values(ANNOTATION
  * "stable-window"?); ignored`. Keys starting with `_` (Knative's `_example`)
  * and annotations of other groups are not kpa's to judge.
  */
-export function unknownKeyWarnings(settings: RevisionSettings): string[] {
-  const warnings: string[] = [];
+export function unknownKeyWarnings(settings: RevisionSettings): UnknownKey[] {
+  const warnings: UnknownKey[] = [];
   for (const key of Object.keys(settings.config ?? {})) {
     if (key.startsWith('_') || CONFIG_KEYS.includes(key)) continue;
-    warnings.push(`config-autoscaler: unknown key ${JSON.stringify(key)}${didYouMean(key, CONFIG_KEYS)}; ignored`);
+    warnings.push({ in: 'config-autoscaler', key, message: `config-autoscaler: unknown key ${JSON.stringify(key)}${didYouMean(key, CONFIG_KEYS)}; ignored` });
   }
   for (const key of Object.keys(settings.annotations ?? {})) {
     if (!key.startsWith(GROUP)) continue;
     const name = key.slice(GROUP.length);
     if (ANNOTATION_NAMES.includes(name)) continue;
-    warnings.push(`annotation ${JSON.stringify(key)}: unknown autoscaling.knative.dev annotation${didYouMean(name, ANNOTATION_NAMES, (n) => JSON.stringify(GROUP + n))}; ignored`);
+    warnings.push({
+      in: 'annotations', key,
+      message: `annotation ${JSON.stringify(key)}: unknown autoscaling.knative.dev annotation${didYouMean(name, ANNOTATION_NAMES, (n) => JSON.stringify(GROUP + n))}; ignored`,
+    });
   }
   return warnings;
 }

@@ -95,7 +95,7 @@ class ReplayLines implements LineSink {
   }
 
   private warn(settings: RevisionSettings & RevisionKey, lineNumber: number): void {
-    for (const message of unknownKeyWarnings(settings)) {
+    for (const { message } of unknownKeyWarnings(settings)) {
       // A recording repeats a revision's line on every change: say each thing once (bounded: names may not end).
       if (this.warned.has(message) || this.warned.size >= 1000) continue;
       this.warned.add(message);

@@ -35,11 +35,11 @@ describe('unknownKeyWarnings', () => {
     expect(unknownKeyWarnings({
       config: { 'stable-windw': '30s', 'stable-window': '60s', _example: '…', 'totally-else': '1' },
       annotations: { 'autoscaling.knative.dev/minscale': '1', 'autoscaling.knative.dev/target': '5', 'example.com/x': 'y', 'autoscaling.knative.dev/tagret': '1' },
-    })).toEqual([
-      'config-autoscaler: unknown key "stable-windw" (did you mean "stable-window"?); ignored',
-      'config-autoscaler: unknown key "totally-else"; ignored',
-      'annotation "autoscaling.knative.dev/minscale": unknown autoscaling.knative.dev annotation (did you mean "autoscaling.knative.dev/minScale"?); ignored',
-      'annotation "autoscaling.knative.dev/tagret": unknown autoscaling.knative.dev annotation (did you mean "autoscaling.knative.dev/target"?); ignored',
+    }).map((w) => `${w.in} ${w.key}: ${w.message}`)).toEqual([
+      'config-autoscaler stable-windw: config-autoscaler: unknown key "stable-windw" (did you mean "stable-window"?); ignored',
+      'config-autoscaler totally-else: config-autoscaler: unknown key "totally-else"; ignored',
+      'annotations autoscaling.knative.dev/minscale: annotation "autoscaling.knative.dev/minscale": unknown autoscaling.knative.dev annotation (did you mean "autoscaling.knative.dev/minScale"?); ignored',
+      'annotations autoscaling.knative.dev/tagret: annotation "autoscaling.knative.dev/tagret": unknown autoscaling.knative.dev annotation (did you mean "autoscaling.knative.dev/target"?); ignored',
     ]);
   });
 
