@@ -6,6 +6,7 @@ import { timeseriesCsvLine, TIMESERIES_HEADER } from '../sim/report.js';
 import { renderReportHtml, SeriesCollector, trafficChart } from '../sim/reportHtml.js';
 import { runScenario } from '../sim/run.js';
 import { loadScenario, ScenarioError } from '../sim/scenario.js';
+import { scenarioWarnings } from './scenarioWarnings.js';
 import { type CommandContext, type OptionTable, parseCommandArgs, UsageError } from './usage.js';
 
 export const SIMULATE_USAGE = `kpa simulate SCENARIO --out DIR [--record FILE]
@@ -31,6 +32,7 @@ export async function simulateCommand(ctx: CommandContext): Promise<number> {
     ctx.stderr.write(`kpa simulate: ${positionals[0]}: ${err.message}\n`);
     return 2;
   }
+  for (const warning of scenarioWarnings(scenario)) ctx.stderr.write(`kpa simulate: ${positionals[0]}: ${warning}\n`);
   makeOutputDir('--out', values.out);
   const record = values.record ? new SyncOutputFile('--record', values.record) : null;
   const csv = new SyncOutputFile('--out', join(values.out, 'timeseries.csv'));

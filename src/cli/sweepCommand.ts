@@ -5,6 +5,8 @@ import { scatterChart } from '../charts/svg.js';
 import { paretoFront } from '../sim/pareto.js';
 import { loadScenario, ScenarioError } from '../sim/scenario.js';
 import { defaultWorkers, grid, parseParam, runSweep, type SweepResult, SweepParamError } from '../sim/sweep.js';
+import { unknownKeyWarnings } from '../config/unknownKeys.js';
+import { scenarioWarnings } from './scenarioWarnings.js';
 import { type CommandContext, type OptionTable, parseCommandArgs, UsageError } from './usage.js';
 
 export const SWEEP_USAGE = `kpa sweep SCENARIO --param KEY=v1,v2,… [--param …] --out DIR [--workers N]
@@ -48,9 +50,11 @@ export async function sweepCommand(ctx: CommandContext): Promise<number> {
     throw err;
   }
   if (params.length === 0) throw new UsageError('at least one --param KEY=v1,v2,… is required');
+  const swept = Object.fromEntries(params.filter((p) => p.key.startsWith('annotations.')).map((p) => [p.key.slice('annotations.'.length), '']));
+  for (const { message } of unknownKeyWarnings({ annotations: swept })) ctx.stderr.write(`kpa sweep: --param: ${message}\n`);
   const file = positionals[0];
   try {
-    loadScenario(file);
+    for (const warning of scenarioWarnings(loadScenario(file))) ctx.stderr.write(`kpa sweep: ${file}: ${warning}\n`);
   } catch (err) {
     if (!(err instanceof ScenarioError)) throw err;
     ctx.stderr.write(`kpa sweep: ${file}: ${err.message}\n`);

@@ -43,3 +43,18 @@ describe('kpa sweep: a failed run shows as failed, never as zeros', () => {
     expect(run).toMatchObject({ code: 0, stdout: expect.stringMatching(/^1 of 1 runs done; wrote /) });
   });
 });
+
+describe('kpa simulate and kpa sweep: annotations nothing reads are warned of on standard error', () => {
+  // (A scenario's unknown config-autoscaler key is already an error there: scenario files are strict.)
+  it('a scenario\'s unknown annotation, and a swept one', async () => {
+    const dir = tempDir('sim');
+    const file = join(dir, 'typo.yaml');
+    writeFileSync(file, `${SCENARIO}    annotations: {autoscaling.knative.dev/tagret: "5"}\n`);
+    const sim = await runCli(['simulate', file, '--out', join(dir, 'out')]);
+    expect(sim.code).toBe(0);
+    expect(sim.stderr).toBe(`kpa simulate: ${file}: api: annotation "autoscaling.knative.dev/tagret": unknown autoscaling.knative.dev annotation (did you mean "autoscaling.knative.dev/target"?); ignored\n`);
+    const sweep = await runCli(['sweep', file, '--param', 'annotations.autoscaling.knative.dev/windw=6s', '--workers', '0', '--out', join(dir, 'sweep')]);
+    expect(sweep.stderr).toContain('kpa sweep: --param: annotation "autoscaling.knative.dev/windw": unknown autoscaling.knative.dev annotation (did you mean "autoscaling.knative.dev/window"?); ignored\n');
+    expect(sweep.stderr).toContain(`kpa sweep: ${file}: api: annotation "autoscaling.knative.dev/tagret"`);
+  });
+});
