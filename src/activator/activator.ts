@@ -156,7 +156,7 @@ export async function startActivator(o: ActivatorOptions): Promise<RunningActiva
     },
     conflicts: (conflicts) => {
       for (const c of conflicts) {
-        logger.warn({ host: c.host, pathPrefix: c.pathPrefix, routedTo: keyString(c.winner), ignored: keyString(c.loser) },
+        logger.warn({ host: c.host, pathPrefix: c.pathPrefix, namespace: c.winner.namespace, revision: c.winner.name, ignoredNamespace: c.loser.namespace, ignoredRevision: c.loser.name },
           `host ${c.host}${c.pathPrefix === '/' ? '' : ` path ${c.pathPrefix}`} is claimed twice: ${keyString(c.winner)} keeps it`);
       }
     },

@@ -5,7 +5,7 @@ import { activatorRoute, type ActivatorRoute, DEFAULT_CLASS, DeploymentAnnotatio
 import { InformerSupervisor } from '../k8s/informerSupervisor.js';
 import { makeResumableInformer } from '../k8s/watch.js';
 import type { Logger } from '../log.js';
-import { keyString } from '../metrics/revisionKey.js';
+import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { RouteSource, RouteUpdates } from './activator.js';
 import { readySlices, SERVICE_NAME_LABEL } from './endpointSlices.js';
 import { nextPeerView, type PeerView, peersFromEndpointSlices, UNKNOWN_PEERS } from './peers.js';
@@ -205,11 +205,11 @@ export class KubernetesRoutes implements RouteSource {
         route = activatorRoute(d);
       } catch (err) {
         if (!(err instanceof DeploymentAnnotationError)) throw err;
-        this.report(k, `not routed: ${err.message}`, true);
+        this.report(k, `not routed: ${err.message}`, true, key);
         continue;
       }
       if (!route) continue;
-      this.report(k, `routing ${route.hosts.join(', ')}${route.pathPrefix === '/' ? '' : ` under ${route.pathPrefix}`} to ${k} via Service ${route.service.name}:${route.service.port}`, false);
+      this.report(k, `routing ${route.hosts.join(', ')}${route.pathPrefix === '/' ? '' : ` under ${route.pathPrefix}`} to ${k} via Service ${route.service.name}:${route.service.port}`, false, key);
       routed.set(k, {
         config: { key, hosts: route.hosts, pathPrefix: route.pathPrefix, containerConcurrency: route.containerConcurrency },
         route, serviceKey: `${key.namespace}/${route.service.name}`,
@@ -233,12 +233,13 @@ export class KubernetesRoutes implements RouteSource {
     this.updates.peers(this.peerView, observed.addresses);
   }
 
-  /** Logs a Deployment's routing once per change, not on every informer event. */
-  private report(k: string, message: string, error: boolean): void {
+  /** Logs a Deployment's routing once per change, not on every informer event (`k` keys the change; `key` is the Deployment). */
+  private report(k: string, message: string, error: boolean, key: RevisionKey): void {
     if (this.reported.get(k) === message) return;
     this.reported.set(k, message);
-    if (error) this.o.logger.error({ deployment: k }, message);
-    else this.o.logger.info({ deployment: k }, message);
+    const fields = { namespace: key.namespace, deployment: key.name };
+    if (error) this.o.logger.error(fields, message);
+    else this.o.logger.info(fields, message);
   }
 
   /** The ready addresses behind the route's Service port. */
@@ -247,7 +248,7 @@ export class KubernetesRoutes implements RouteSource {
     const service = this.services.flatMap((inf) => inf.get(name, namespace) ?? [])[0];
     const servicePort = service?.spec?.ports?.find((p) => p.port === r.route.service.port);
     if (!service || !servicePort) {
-      this.report(`${r.serviceKey}#service`, `Service ${r.serviceKey} ${service ? `has no port ${r.route.service.port}` : 'does not exist (yet)'}: requests for ${keyString(r.config.key)} are held`, false);
+      this.report(`${r.serviceKey}#service`, `Service ${r.serviceKey} ${service ? `has no port ${r.route.service.port}` : 'does not exist (yet)'}: requests for ${keyString(r.config.key)} are held`, false, r.config.key);
       return [];
     }
     this.reported.delete(`${r.serviceKey}#service`);

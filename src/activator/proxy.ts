@@ -399,7 +399,7 @@ class Exchange extends HeldRequest implements Dispatcher.DispatchHandlers {
     }
     const retryable = isConnectFailure(failure) || failure === 'reset';
     if (retryable && endpoint && !this.withBody && IDEMPOTENT.has(this.req.method ?? '') && this.retry(endpoint, isConnectFailure(failure))) return;
-    this.proxy.o.logger.debug({ target: keyString(this.target.key), endpoint: endpoint?.id, err: err.message, failure }, 'upstream request failed');
+    this.proxy.o.logger.debug({ namespace: this.target.key.namespace, revision: this.target.key.name, endpoint: endpoint?.id, err: err.message, failure }, 'upstream request failed');
     if (failure === 'timeout') return this.refuse(504, `${keyString(this.target.key)} sent no response headers within ${this.proxy.o.upstreamTimeoutMs / 1000} s\n`);
     this.refuse(502, `the upstream request to ${keyString(this.target.key)} failed (${failure})\n`);
   }

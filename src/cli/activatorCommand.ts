@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import {
   DEFAULT_ADMIN_PORT, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_PROXY_PORT, DEFAULT_UPSTREAM_TIMEOUT_MS,
   type RouteSource, type RouteUpdates, startActivator,
@@ -10,14 +9,17 @@ import { parseRoutesFile, RoutesFileError } from '../activator/routesFile.js';
 import { StaticRoutes } from '../activator/staticRoutes.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { createLogger, type Logger } from '../log.js';
-import { type CommandContext, portOption as port, readInputFile, stopped, UsageError } from './usage.js';
+import {
+  type CommandContext, InputFileError, type OptionTable, parseCommandArgs, portInUseMessage, portOption as port, readInputFile, stopped, UsageError,
+} from './usage.js';
 
 /** The activator Service of deploy/activator.yaml, whose endpoints are the activator replicas. */
 export const DEFAULT_PEERS_SERVICE = 'kpa-activator';
 export const DEFAULT_OWN_NAMESPACE = 'kpa-system';
 
 export const ACTIVATOR_USAGE = `kpa activator [--routes FILE [--peers N --peer-index I]] [--stats-url ws://HOST:PORT/] [--port N]
-        [--admin-port N] [--host ADDR] [--namespaces a,b] [--class VALUE] [--peers-service NAME] [--pod-name NAME]
+        [--admin-port N] [--host ADDR] [--kubeconfig FILE] [--context NAME] [--namespaces a,b] [--class VALUE]
+        [--peers-service NAME] [--pod-name NAME]
         [--hold-timeout 300s] [--upstream-timeout 300s] [--max-held N] [--drain-timeout 30s]
   The request path for plain Deployments: an HTTP/1.1 reverse proxy that
   routes by Host (and path prefix) to a Deployment's pods, holds requests
@@ -68,28 +70,32 @@ function durationMs(value: string | undefined, fallback: number, flag: string): 
   return Number(nanos * 1000n / NANOS_PER_SECOND);
 }
 
+const ACTIVATOR_OPTIONS = {
+  routes: { type: 'string' },
+  'stats-url': { type: 'string' },
+  port: { type: 'string' },
+  'admin-port': { type: 'string' },
+  host: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  namespaces: { type: 'string' },
+  class: { type: 'string' },
+  'peers-service': { type: 'string' },
+  peers: { type: 'string' },
+  'peer-index': { type: 'string' },
+  'pod-name': { type: 'string' },
+  'hold-timeout': { type: 'string' },
+  'upstream-timeout': { type: 'string' },
+  'max-held': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+} as const satisfies OptionTable;
+
+/** The flags of one of the activator's two modes only; the others apply to both. */
+const KUBERNETES_ONLY = ['kubeconfig', 'context', 'namespaces', 'class', 'peers-service'] as const satisfies readonly (keyof typeof ACTIVATOR_OPTIONS)[];
+const ROUTES_ONLY = ['peers', 'peer-index'] as const satisfies readonly (keyof typeof ACTIVATOR_OPTIONS)[];
+
 export async function activatorCommand(ctx: CommandContext, logger: Logger = createLogger()): Promise<number> {
-  const { values } = parseArgs({
-    args: ctx.args,
-    options: {
-      routes: { type: 'string' },
-      'stats-url': { type: 'string' },
-      port: { type: 'string' },
-      'admin-port': { type: 'string' },
-      host: { type: 'string' },
-      namespaces: { type: 'string' },
-      class: { type: 'string' },
-      'peers-service': { type: 'string' },
-      peers: { type: 'string' },
-      'peer-index': { type: 'string' },
-      'pod-name': { type: 'string' },
-      'hold-timeout': { type: 'string' },
-      'upstream-timeout': { type: 'string' },
-      'max-held': { type: 'string' },
-      'drain-timeout': { type: 'string' },
-    },
-    allowPositionals: false,
-  });
+  const { values } = parseCommandArgs(ctx.args, ACTIVATOR_OPTIONS, false);
   const statsUrl = values['stats-url'];
   if (statsUrl !== undefined) {
     let url: URL | undefined;
@@ -108,10 +114,10 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
     drainTimeoutMs: durationMs(values['drain-timeout'], DEFAULT_DRAIN_TIMEOUT_MS, '--drain-timeout'),
   };
   if (values.routes !== undefined) {
-    const kubernetesOnly = (['namespaces', 'class', 'peers-service'] as const).find((f) => values[f] !== undefined);
+    const kubernetesOnly = KUBERNETES_ONLY.find((f) => values[f] !== undefined);
     if (kubernetesOnly) throw new UsageError(`--${kubernetesOnly} applies to the Kubernetes mode, not to --routes`);
   } else {
-    const staticOnly = (['peers', 'peer-index'] as const).find((f) => values[f] !== undefined);
+    const staticOnly = ROUTES_ONLY.find((f) => values[f] !== undefined);
     if (staticOnly) throw new UsageError(`--${staticOnly} applies to --routes: in a cluster the activator counts its peers in its Service's endpoints (--peers-service)`);
   }
   const peers = staticPeers(values.peers, values['peer-index']);
@@ -125,9 +131,21 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
     routes = (updates) => new StaticRoutes(targets, updates, { peers });
   } else {
     // The Kubernetes client is loaded only where it is used.
-    const { loadKubeConfig } = await import('../k8s/kubeConfig.js');
-    const kubeConfig = loadKubeConfig();
-    if (!kubeConfig) throw new UsageError('give --routes FILE, or run in a cluster (in-cluster config) or with KUBECONFIG set');
+    const { KubeConfigError, loadKubeConfig } = await import('../k8s/kubeConfig.js');
+    let selection;
+    try {
+      selection = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: ctx.env });
+    } catch (err) {
+      if (err instanceof KubeConfigError) throw new InputFileError(err.message);
+      throw err;
+    }
+    if (!selection.kubeConfig) {
+      throw new UsageError(`give --routes FILE, or run in a cluster (in-cluster config) or with a Kubernetes config (--kubeconfig, KUBECONFIG or ~/.kube/config); found none: ${selection.why}`);
+    }
+    const { kubeConfig } = selection;
+    ctx.stderr.write(`kpa activator: Kubernetes mode: ${selection.description}\n${selection.note ? `kpa activator: ${selection.note}\n` : ''}`);
+    logger.info({ mode: 'kubernetes', source: selection.source, context: selection.context, server: selection.server, files: selection.files, note: selection.note },
+      `Kubernetes mode: ${selection.description}`);
     const { KubernetesRoutes } = await import('../activator/kubernetesRoutes.js');
     const namespaces = (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean);
     const podIP = process.env.POD_IP || undefined;
@@ -150,8 +168,9 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
       holdTimeoutMs: options.holdTimeoutMs, upstreamTimeoutMs: options.upstreamTimeoutMs, maxHeld,
     });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      ctx.stderr.write(`kpa activator: ${(err as Error).message}: another process uses the port; pick others with --port/--admin-port (0 = any free port)\n`);
+    const message = portInUseMessage(err, { '--port': options.port, '--admin-port': options.adminPort });
+    if (message !== null) {
+      ctx.stderr.write(`kpa activator: ${message}\n`);
       return 2;
     }
     throw err;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { didYouMean } from '../config/suggest.js';
 import { type Command, type CommandContext, FileArgumentError, InputFileError, UsageError } from './usage.js';
 
 interface CommandModule { run: Command; usage: string }
@@ -63,9 +64,14 @@ function version(): string {
 /** Runs the CLI; resolves with the exit status. Exported for tests. */
 export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+  if (name === undefined) {
+    // A usage error like any other: standard error, exit status 2.
+    io.stderr.write(`kpa: no command given\n\n${usage()}\n`);
+    return 2;
+  }
+  if (name === '-h' || name === '--help' || name === 'help') {
     io.stdout.write(`${usage()}\n`);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   if (name === '--version') {
     io.stdout.write(`${version()}\n`);
@@ -73,7 +79,7 @@ export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Pr
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    io.stderr.write(`kpa: unknown command "${name}"\n\n${usage()}\n`);
+    io.stderr.write(`kpa: unknown ${name.startsWith('-') ? 'option' : 'command'} ${JSON.stringify(name)}${didYouMean(name, [...Object.keys(COMMANDS), '--help', '--version'])}\n\n${usage()}\n`);
     return 2;
   }
   const command = await entry.load();

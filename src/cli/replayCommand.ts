@@ -1,13 +1,15 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { ReplayError, replayStream } from '../recording/replayStream.js';
-import { type CommandContext, UsageError } from './usage.js';
+import { type CommandContext, type OptionTable, parseCommandArgs, UsageError } from './usage.js';
 
-export const REPLAY_USAGE = `kpa replay FILE|-
+export const REPLAY_USAGE = `kpa replay [--explain] FILE|-
   Feeds a recording (docs/recording-format.md) through the collector and
   decider in virtual time and prints one JSON decision per tick. "-" reads
-  standard input. A bad line stops the replay: its number and the reason go to
+  standard input. --explain adds to each decision an "explain" field: why the
+  decider wanted that count, as the dashboard's decision log says it. A
+  config-autoscaler key or autoscaling.knative.dev annotation that nothing
+  reads is ignored, as Knative does, with a warning on standard error. A bad line stops the replay: its number and the reason go to
   standard error and the exit status is 2. Where the live recorder dropped
   events (its disk could not keep up) a warning with the line goes to
   standard error and the replay goes on (exit status 0).`;
@@ -30,15 +32,23 @@ async function* fileChunks(path: string): AsyncGenerator<Buffer> {
   }
 }
 
+const REPLAY_OPTIONS = {
+  explain: { type: 'boolean' },
+} as const satisfies OptionTable;
+
 export async function replayCommand(ctx: CommandContext): Promise<number> {
-  const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} });
+  const { values, positionals } = parseCommandArgs(ctx.args, REPLAY_OPTIONS, true);
   if (positionals.length !== 1) throw new UsageError('replay takes exactly one FILE (or - for standard input)');
   const [file] = positionals;
   const input = file === '-' ? (ctx.stdin as AsyncIterable<Buffer | string>) : fileChunks(file);
   const where = file === '-' ? '<stdin>' : file;
   try {
-    await replayStream(input, ctx.stdout as Writable, (lineNumber, { count }) => {
-      ctx.stderr.write(`kpa replay: ${where}:${lineNumber}: the recorder dropped ${count} events here (the disk could not keep up); decisions after this point may differ from the live ones\n`);
+    await replayStream(input, ctx.stdout as Writable, {
+      explain: values.explain ?? false,
+      onDropped: (lineNumber, { count }) => {
+        ctx.stderr.write(`kpa replay: ${where}:${lineNumber}: the recorder dropped ${count} events here (the disk could not keep up); decisions after this point may differ from the live ones\n`);
+      },
+      onWarning: (lineNumber, message) => ctx.stderr.write(`kpa replay: ${where}:${lineNumber}: ${message}\n`),
     });
     return 0;
   } catch (err) {

@@ -1,30 +1,35 @@
 import { type ExistingRecording, RecordingOutput } from './recordingOutput.js';
-import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '../log.js';
 import type { Recorder } from '../recording/recorder.js';
 import { DEFAULT_HTTP_PORT, DEFAULT_STATS_PORT, type LiveAutoscaler } from '../service/liveAutoscaler.js';
 import { parseTargetsFile, TargetsFileError } from '../service/targetsFile.js';
-import { loadKubeConfig } from '../k8s/kubeConfig.js';
+import { type ClusterSelection, KubeConfigError, loadKubeConfig, type NoKubeConfig } from '../k8s/kubeConfig.js';
 import { startKubernetesRun } from './runKubernetes.js';
 import { startEmbeddedRun } from './runEmbedded.js';
 import { assumeAppliedOption, DEFAULT_ASSUME_APPLIED, startTargetsRun } from './runTargets.js';
 import { ScenarioError } from '../sim/scenario.js';
 import { DEFAULT_STAT_BOUNDS } from '../metrics/stat.js';
 import { type DecodeLimits, DEFAULT_MAX_MESSAGES_PER_FRAME } from '../metrics/wireStats.js';
-import { type CommandContext, portOption as port, positiveNumberOption, readInputFile, stopped, UsageError } from './usage.js';
+import {
+  checkFlagModes, type CommandContext, type FlagModes, InputFileError, type OptionTable, parseCommandArgs, portInUseMessage, portOption as port,
+  positiveNumberOption, readInputFile, stopped, UsageError,
+} from './usage.js';
 
 export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --embedded [SCENARIO]] [--record FILE [--record-append | --force]]
         [--http-port N] [--stats-port N] [--host ADDR]
-        [--namespaces a,b] [--class VALUE] [--dry-run]
+        [--kubeconfig FILE] [--context NAME] [--namespaces a,b] [--class VALUE] [--dry-run]
         [--max-stat-concurrency N] [--max-stat-rps N] [--max-messages-per-frame N]
   Runs the autoscaler service, with its dashboard at / on the HTTP port.
   With --embedded, or when there is no Kubernetes config and no --targets, it
   also starts a demo cluster on 127.0.0.1 (demo app pods with cold starts and
   a concurrency limit, kpa activator in front of them, a load generator;
-  SCENARIO replaces the built-in demo). In a pod (in-cluster config) or with KUBECONFIG
-  set, it autoscales Deployments annotated autoscaling.knative.dev/class: kpa.dev
-  (--class) in all namespaces or --namespaces, with leader election; --dry-run
-  reports what it would apply without patching. With --targets, a static list of revisions and
+  SCENARIO replaces the built-in demo). With a Kubernetes config — --kubeconfig
+  FILE, else KUBECONFIG, else the in-cluster config in a pod, else
+  ~/.kube/config; --context NAME to pick a context — it autoscales
+  Deployments annotated autoscaling.knative.dev/class: kpa.dev (--class) in
+  all namespaces or --namespaces, with leader election; --dry-run reports
+  what it would apply without patching. It says at start which mode it chose
+  and why; a flag of another mode is refused. With --targets, a static list of revisions and
   the queue-proxy metric URLs of their pods (YAML, see the README): pods are
   scraped every second, the activator's stats arrive on the websocket port,
   decisions are logged and served on the HTTP port (/api/revisions, /metrics),
@@ -50,32 +55,77 @@ export interface RunHooks {
   logger?: Logger;
 }
 
+const RUN_OPTIONS = {
+  targets: { type: 'string' },
+  'assume-applied': { type: 'string' },
+  embedded: { type: 'boolean' },
+  record: { type: 'string' },
+  'record-append': { type: 'boolean' },
+  force: { type: 'boolean' },
+  'http-port': { type: 'string' },
+  'stats-port': { type: 'string' },
+  host: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  namespaces: { type: 'string' },
+  class: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'max-stat-concurrency': { type: 'string' },
+  'max-stat-rps': { type: 'string' },
+  'max-messages-per-frame': { type: 'string' },
+} as const satisfies OptionTable;
+
+export type RunMode = 'kubernetes' | 'targets' | 'embedded';
+const EVERY_MODE: readonly RunMode[] = ['kubernetes', 'targets', 'embedded'];
+const KUBERNETES_ONLY = { modes: ['kubernetes'] } as const;
+
+/** Which modes each `kpa run` flag applies to: given in another mode, it is an error, not ignored. */
+export const RUN_FLAG_MODES: FlagModes<typeof RUN_OPTIONS, RunMode> = {
+  targets: { modes: ['targets'] },
+  'assume-applied': { modes: ['targets'], why: 'the other modes apply their decisions' },
+  embedded: { modes: ['embedded'] },
+  record: { modes: EVERY_MODE },
+  'record-append': { modes: EVERY_MODE },
+  force: { modes: EVERY_MODE },
+  'http-port': { modes: EVERY_MODE },
+  'stats-port': { modes: EVERY_MODE },
+  host: { modes: EVERY_MODE },
+  kubeconfig: KUBERNETES_ONLY,
+  context: KUBERNETES_ONLY,
+  namespaces: KUBERNETES_ONLY,
+  class: KUBERNETES_ONLY,
+  'dry-run': KUBERNETES_ONLY,
+  'max-stat-concurrency': { modes: EVERY_MODE },
+  'max-stat-rps': { modes: EVERY_MODE },
+  'max-messages-per-frame': { modes: EVERY_MODE },
+};
+
+const MODE_NAMES: Record<RunMode, string> = { kubernetes: 'Kubernetes mode', targets: '--targets mode', embedded: 'the embedded demo (--embedded)' };
+
 export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: ctx.args,
-    options: {
-      targets: { type: 'string' },
-      'assume-applied': { type: 'string' },
-      record: { type: 'string' },
-      'record-append': { type: 'boolean' },
-      force: { type: 'boolean' },
-      'http-port': { type: 'string' },
-      'stats-port': { type: 'string' },
-      host: { type: 'string' },
-      namespaces: { type: 'string' },
-      class: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      embedded: { type: 'boolean' },
-      'max-stat-concurrency': { type: 'string' },
-      'max-stat-rps': { type: 'string' },
-      'max-messages-per-frame': { type: 'string' },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseCommandArgs(ctx.args, RUN_OPTIONS, true);
   if (positionals.length > 0 && !values.embedded) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   if (positionals.length > 1) throw new UsageError('--embedded takes at most one SCENARIO file');
   if (values.targets !== undefined && values.embedded) throw new UsageError('--targets and --embedded are alternatives: give one');
-  if (values['assume-applied'] !== undefined && values.targets === undefined) throw new UsageError('--assume-applied is for --targets mode (the other modes apply their decisions)');
+  // The mode: --targets, --embedded, else Kubernetes when a config is found (kubeConfig.ts has the order), else the demo.
+  let config: ClusterSelection | NoKubeConfig | null = null;
+  let mode: RunMode;
+  let current: string;
+  if (values.targets !== undefined) [mode, current] = ['targets', MODE_NAMES.targets];
+  else if (values.embedded) [mode, current] = ['embedded', MODE_NAMES.embedded];
+  else {
+    // Flags that need Kubernetes mode are checked against --targets/--embedded first, so a typo there reads no config.
+    try {
+      config = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: ctx.env });
+    } catch (err) {
+      if (err instanceof KubeConfigError) throw new InputFileError(err.message);
+      throw err;
+    }
+    [mode, current] = config.kubeConfig
+      ? ['kubernetes', `Kubernetes mode (${config.description})`]
+      : ['embedded', `the embedded demo, which runs because there is no Kubernetes config (${config.why})`];
+  }
+  checkFlagModes(values, RUN_FLAG_MODES, mode, (m) => MODE_NAMES[m].replace(' (--embedded)', ''), current);
   const assumeAppliedSeconds = assumeAppliedOption(values['assume-applied']);
   const httpPort = port(values['http-port'], DEFAULT_HTTP_PORT, '--http-port');
   const statsPort = port(values['stats-port'], DEFAULT_STATS_PORT, '--stats-port');
@@ -113,23 +163,40 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     return 0;
   };
 
-  const kubeConfig = values.targets === undefined && !values.embedded ? loadKubeConfig() : null;
-  if (values.targets === undefined && (values.embedded || !kubeConfig)) {
+  const ports = { '--http-port': httpPort, '--stats-port': statsPort };
+  /** A mode's start that failed on a port another process holds: the same message and exit status 2 in every mode. */
+  const portInUse = async (err: unknown): Promise<number | null> => {
+    const message = portInUseMessage(err, ports);
+    if (message === null) return null;
+    await closeRecording();
+    ctx.stderr.write(`kpa run: ${message}\n`);
+    return 2;
+  };
+  /** The start-up line, on standard error and in the log: which mode, and why. */
+  const announce = (fields: Record<string, unknown>, text: string, note?: string): void => {
+    ctx.stderr.write(`kpa run: ${text}\n${note ? `kpa run: ${note}\n` : ''}`);
+    logger.info({ ...fields, ...(note ? { note } : {}) }, text);
+  };
+
+  // Each mode: its recording opened (a refused one is the only error then), its start-up line, its start.
+  if (mode === 'embedded') {
+    openRecording();
+    announce({ mode, scenario: positionals[0] ?? 'built-in demo' }, config === null
+      ? `--embedded: starting the embedded demo${positionals[0] ? ` with ${positionals[0]}` : ''}`
+      : `no Kubernetes config (${(config as NoKubeConfig).why}): starting the embedded demo`);
     let run;
     try {
-      openRecording();
       run = await startEmbeddedRun({
         logger, host: values.host ?? '127.0.0.1', httpPort, statsPort, recorder, statLimits, scenarioFile: positionals[0],
       });
     } catch (err) {
       if (err instanceof ScenarioError) {
+        await closeRecording();
         ctx.stderr.write(`kpa run: ${positionals[0]}: ${err.message}\n`);
         return 2;
       }
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        ctx.stderr.write(`kpa run: ${(err as Error).message}: another process uses the port; pick others with --http-port/--stats-port (0 = any free port)\n`);
-        return 2;
-      }
+      const status = await portInUse(err);
+      if (status !== null) return status;
       throw err;
     }
     const host = values.host && values.host !== '0.0.0.0' ? values.host : '127.0.0.1';
@@ -154,18 +221,35 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     ].join('\n'));
     return serveUntilStopped(run);
   }
-  const targetsFile = values.targets;
-  if (targetsFile === undefined) {
+  if (mode === 'kubernetes') {
+    const selection = config as ClusterSelection;
     openRecording();
-    const run = await startKubernetesRun({
-      kubeConfig: kubeConfig!, logger, host: values.host, httpPort, statsPort, recorder, statLimits, dryRun: values['dry-run'] ?? false,
-      namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
-    });
+    announce({ mode, source: selection.source, context: selection.context, server: selection.server, files: selection.files },
+      `Kubernetes mode: ${selection.description}`, selection.note);
+    let run;
+    try {
+      run = await startKubernetesRun({
+        kubeConfig: selection.kubeConfig, logger, host: values.host, httpPort, statsPort, recorder, statLimits, dryRun: values['dry-run'] ?? false,
+        namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
+      });
+    } catch (err) {
+      const status = await portInUse(err);
+      if (status !== null) return status;
+      throw err;
+    }
     return serveUntilStopped(run);
   }
+  const targetsFile = values.targets!;
   const targets = readInputFile(targetsFile, parseTargetsFile, (err): err is TargetsFileError => err instanceof TargetsFileError);
-
   openRecording();
-  const run = await startTargetsRun({ logger, httpPort, statsPort, host: values.host, recorder, statLimits, targets, assumeAppliedSeconds });
+  announce({ mode, targets: targetsFile, revisions: targets.length }, `--targets mode: ${targets.length} revision${targets.length === 1 ? '' : 's'} from ${targetsFile}; decisions are served, not applied`);
+  let run;
+  try {
+    run = await startTargetsRun({ logger, httpPort, statsPort, host: values.host, recorder, statLimits, targets, assumeAppliedSeconds });
+  } catch (err) {
+    const status = await portInUse(err);
+    if (status !== null) return status;
+    throw err;
+  }
   return serveUntilStopped(run);
 }

@@ -5,6 +5,7 @@ import { KubernetesMetrics } from '../k8s/k8sMetrics.js';
 import { KubernetesMode } from '../k8s/kubernetesMode.js';
 import { LeaderElector } from '../k8s/leaderElection.js';
 import { type LiveAutoscaler, type ServiceRunOptions, startLiveAutoscaler } from '../service/liveAutoscaler.js';
+import { ApiReachability } from './apiReachability.js';
 
 export interface KubernetesRunOptions extends ServiceRunOptions {
   kubeConfig: KubeConfig;
@@ -37,20 +38,27 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
   const ownNamespace = o.ownNamespace ?? process.env.POD_NAMESPACE ?? 'kpa-system';
   const identity = o.identity ?? process.env.POD_NAME ?? `kpa-${process.pid}`;
   const clock = systemClock;
+  // Every API call reports whether the API server answered: /readyz says which of "unreachable", "not synced", "follower" holds.
+  const api = new ApiReachability();
+  const kubeConfig = api.watch(o.kubeConfig);
   const elector = o.leaderElection === false ? null : new LeaderElector({
-    api: o.kubeConfig.makeApiClient(CoordinationV1Api),
+    api: kubeConfig.makeApiClient(CoordinationV1Api),
     namespace: ownNamespace, leaseName: 'kpa-leader', identity, clock, logger: o.logger.child({ component: 'leader-election' }),
     leaseDurationSeconds: o.leaseDurationSeconds, renewDeadlineSeconds: o.renewDeadlineSeconds, retryPeriodSeconds: o.retryPeriodSeconds,
     onApiError: (err) => k8sMetrics.apiError(err), // the elector starts below, once k8sMetrics exists
   });
   const live = await startLiveAutoscaler({
     logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
-    readiness: () => (!elector || elector.isLeader ? { ready: true } : { ready: false, reason: 'follower: another replica holds the lease' }),
+    readiness: () => {
+      const state = api.readiness();
+      if (!state.ready || !elector || elector.isLeader) return state;
+      return { ready: false, reason: 'waiting for the kpa-leader lease (another replica holds it, or it is not acquired yet): this replica collects and decides, and does not scale' };
+    },
   });
   const k8sMetrics = new KubernetesMetrics(live.metrics.registry);
   if (elector) k8sMetrics.watchLease('kpa-leader', () => elector.isLeader);
   const mode = new KubernetesMode({
-    kubeConfig: o.kubeConfig, service: live.service, clock, logger: o.logger.child({ component: 'kubernetes' }),
+    kubeConfig, service: live.service, clock, logger: o.logger.child({ component: 'kubernetes' }),
     namespaces: o.namespaces, classValue: o.classValue ?? DEFAULT_CLASS, ownNamespace, dryRun: o.dryRun,
     isLeader: () => !elector || elector.isLeader, metrics: k8sMetrics, identity,
   });

@@ -1,13 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { makeOutputDir, SyncOutputFile } from './outputFiles.js';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Recorder } from '../recording/recorder.js';
 import { timeseriesCsvLine, TIMESERIES_HEADER } from '../sim/report.js';
 import { renderReportHtml, SeriesCollector, trafficChart } from '../sim/reportHtml.js';
 import { runScenario } from '../sim/run.js';
 import { loadScenario, ScenarioError } from '../sim/scenario.js';
-import { type CommandContext, UsageError } from './usage.js';
+import { scenarioWarnings } from './scenarioWarnings.js';
+import { type CommandContext, type OptionTable, parseCommandArgs, UsageError } from './usage.js';
 
 export const SIMULATE_USAGE = `kpa simulate SCENARIO --out DIR [--record FILE]
   Runs a scenario (YAML: workloads, pod model, policies) in virtual time with
@@ -15,8 +15,13 @@ export const SIMULATE_USAGE = `kpa simulate SCENARIO --out DIR [--record FILE]
   DIR/report.html and DIR/traffic.svg. --record writes the KPA engine's input
   as a recording that \`kpa replay\` turns into the same decisions.`;
 
+const SIMULATE_OPTIONS = {
+  out: { type: 'string' },
+  record: { type: 'string' },
+} as const satisfies OptionTable;
+
 export async function simulateCommand(ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: { out: { type: 'string' }, record: { type: 'string' } } });
+  const { values, positionals } = parseCommandArgs(ctx.args, SIMULATE_OPTIONS, true);
   if (positionals.length !== 1) throw new UsageError('simulate takes exactly one SCENARIO file');
   if (!values.out) throw new UsageError('--out DIR is required');
   let scenario;
@@ -27,6 +32,7 @@ export async function simulateCommand(ctx: CommandContext): Promise<number> {
     ctx.stderr.write(`kpa simulate: ${positionals[0]}: ${err.message}\n`);
     return 2;
   }
+  for (const warning of scenarioWarnings(scenario)) ctx.stderr.write(`kpa simulate: ${positionals[0]}: ${warning}\n`);
   makeOutputDir('--out', values.out);
   const record = values.record ? new SyncOutputFile('--record', values.record) : null;
   const csv = new SyncOutputFile('--out', join(values.out, 'timeseries.csv'));

@@ -1,19 +1,22 @@
 import { writeFileSync } from 'node:fs';
 import { makeOutputDir } from './outputFiles.js';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { scatterChart } from '../charts/svg.js';
 import { paretoFront } from '../sim/pareto.js';
 import { loadScenario, ScenarioError } from '../sim/scenario.js';
 import { defaultWorkers, grid, parseParam, runSweep, type SweepResult, SweepParamError } from '../sim/sweep.js';
-import { type CommandContext, UsageError } from './usage.js';
+import { unknownKeyWarnings } from '../config/unknownKeys.js';
+import { scenarioWarnings } from './scenarioWarnings.js';
+import { type CommandContext, type OptionTable, parseCommandArgs, UsageError } from './usage.js';
 
 export const SWEEP_USAGE = `kpa sweep SCENARIO --param KEY=v1,v2,… [--param …] --out DIR [--workers N]
   Runs the scenario's KPA policy for every combination of the parameters
   (KEY: config.<config-autoscaler key> or annotations.<annotation>, e.g.
   --param config.stable-window=30s,60s,120s --param annotations.autoscaling.knative.dev/target=5,10)
   in parallel worker threads, and writes DIR/results.csv, DIR/sweep.json and
-  DIR/index.html with the Pareto fronts of cold starts and p99 latency against pod-seconds.`;
+  DIR/index.html with the Pareto fronts of cold starts and p99 latency against pod-seconds.
+  A run that fails (an invalid value) is listed as failed with its reason, in
+  the table and on standard error, and the exit status is then 1.`;
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const csvCell = (v: string | number): string => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
@@ -29,11 +32,14 @@ function progressBar(ctx: CommandContext, total: number): (done: number) => void
   };
 }
 
+const SWEEP_OPTIONS = {
+  param: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  workers: { type: 'string' },
+} as const satisfies OptionTable;
+
 export async function sweepCommand(ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: ctx.args, allowPositionals: true,
-    options: { param: { type: 'string', multiple: true }, out: { type: 'string' }, workers: { type: 'string' } },
-  });
+  const { values, positionals } = parseCommandArgs(ctx.args, SWEEP_OPTIONS, true);
   if (positionals.length !== 1) throw new UsageError('sweep takes exactly one SCENARIO file');
   if (!values.out) throw new UsageError('--out DIR is required');
   let params;
@@ -44,9 +50,11 @@ export async function sweepCommand(ctx: CommandContext): Promise<number> {
     throw err;
   }
   if (params.length === 0) throw new UsageError('at least one --param KEY=v1,v2,… is required');
+  const swept = Object.fromEntries(params.filter((p) => p.key.startsWith('annotations.')).map((p) => [p.key.slice('annotations.'.length), '']));
+  for (const { message } of unknownKeyWarnings({ annotations: swept })) ctx.stderr.write(`kpa sweep: --param: ${message}\n`);
   const file = positionals[0];
   try {
-    loadScenario(file);
+    for (const warning of scenarioWarnings(loadScenario(file))) ctx.stderr.write(`kpa sweep: ${file}: ${warning}\n`);
   } catch (err) {
     if (!(err instanceof ScenarioError)) throw err;
     ctx.stderr.write(`kpa sweep: ${file}: ${err.message}\n`);
@@ -58,28 +66,38 @@ export async function sweepCommand(ctx: CommandContext): Promise<number> {
   makeOutputDir('--out', values.out); // before the runs: a bad --out must not cost a whole sweep
   const results = await runSweep(file, runs, workers, progressBar(ctx, runs.length));
   const keys = params.map((p) => p.key);
+  // A failed run (an invalid value, a run that threw) has no figures: it shows as failed with its reason, never as zeros.
   const header = [...keys, 'coldStarts', 'failed', 'p99Ms', 'podSeconds', 'scaleEvents', 'error'];
-  const rows = results.map((r) => [...keys.map((k) => r.params[k]), r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents, r.error ?? '']);
+  const rows = results.map((r) => [...keys.map((k) => r.params[k]),
+    ...(r.error === undefined ? [r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents, ''] : ['', '', '', '', '', `failed: ${r.error}`])]);
   writeFileSync(join(values.out, 'results.csv'), `${[header, ...rows].map((row) => row.map(csvCell).join(',')).join('\n')}\n`);
-  writeFileSync(join(values.out, 'sweep.json'), `${JSON.stringify({ scenario: file, params, results }, null, 2)}\n`);
+  const json = results.map((r) => (r.error === undefined ? r : { params: r.params, error: r.error }));
+  writeFileSync(join(values.out, 'sweep.json'), `${JSON.stringify({ scenario: file, params, results: json }, null, 2)}\n`);
   writeFileSync(join(values.out, 'index.html'), sweepHtml(file, keys, results));
-  const failed = results.filter((r) => r.error);
+  const failed = results.filter((r) => r.error !== undefined);
   for (const r of failed) ctx.stderr.write(`kpa sweep: run ${JSON.stringify(r.params)} failed: ${r.error}\n`);
-  ctx.stdout.write(`${results.length - failed.length} of ${results.length} runs done; wrote ${join(values.out, 'index.html')}\n`);
-  return failed.length === results.length ? 1 : 0; // nothing to compare when every run failed
+  ctx.stdout.write(`${results.length - failed.length} of ${results.length} runs done${failed.length ? `, ${failed.length} failed` : ''}; wrote ${join(values.out, 'index.html')}\n`);
+  // A sweep with a failed run is not the comparison that was asked for: exit status 1, after writing what did run.
+  return failed.length > 0 ? 1 : 0;
 }
 
 function sweepHtml(file: string, keys: string[], results: SweepResult[]): string {
-  const ok = results.filter((r) => !r.error);
+  const ok = results.filter((r) => r.error === undefined);
+  const failedRuns = results.length - ok.length;
   const label = (r: SweepResult) => keys.map((k) => `${k}=${r.params[k]}`).join(', ');
   const chart = (title: string, y: (r: SweepResult) => number, yLabel: string) => {
     const front = paretoFront(ok.map((r) => [r.podSeconds, y(r)]));
     return scatterChart(title, ok.map((r, i) => ({ x: r.podSeconds, y: y(r), label: label(r), front: front.has(i) })), 'pod-seconds', yLabel);
   };
-  const table = `<table><tr>${[...keys, 'cold starts', 'failed', 'p99 ms', 'pod-seconds', 'scale events', 'error'].map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${
-    results.map((r) => `<tr>${[...keys.map((k) => r.params[k]), r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents, r.error ?? ''].map((v) => `<td>${esc(String(v))}</td>`).join('')}</tr>`).join('')}</table>`;
+  const cells = (values: readonly (string | number)[]) => values.map((v) => `<td>${esc(String(v))}</td>`).join('');
+  const table = `<table><tr>${[...keys, 'cold starts', 'failed requests', 'p99 ms', 'pod-seconds', 'scale events'].map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${
+    results.map((r) => `<tr>${cells(keys.map((k) => r.params[k]))}${r.error === undefined
+      ? cells([r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents])
+      : `<td colspan="5" class="run-failed">failed: ${esc(r.error)}</td>`}</tr>`).join('')}</table>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>kpa sweep: ${esc(file)}</title><style>body{font:14px sans-serif;margin:24px}` +
-    `table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#f4f4f4}svg{max-width:100%;height:auto}</style></head><body>` +
-    `<h1>kpa sweep: ${esc(file)}</h1><p>Red points are the Pareto front: no other setting is better on both axes.</p>` +
+    `table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#f4f4f4}svg{max-width:100%;height:auto}.run-failed{color:#b00}</style></head><body>` +
+    `<h1>kpa sweep: ${esc(file)}</h1>` +
+    `${failedRuns ? `<p class="run-failed">${failedRuns} of ${results.length} runs failed (see the table); the charts show the others.</p>` : ''}` +
+    `<p>Red points are the Pareto front: no other setting is better on both axes.</p>` +
     `${chart('cold starts vs pod-seconds', (r) => r.coldStarts, 'cold starts')}${chart('p99 latency vs pod-seconds', (r) => r.p99Ms, 'p99 latency (ms)')}${table}</body></html>\n`;
 }

@@ -83,11 +83,11 @@ export class ScrapeLoop {
       if (outcome.kind === 'error') {
         if (this.lastError.get(k) !== outcome.message) {
           this.lastError.set(k, outcome.message);
-          logger.warn({ revision: k }, `scrape failed: ${outcome.message}`);
+          logger.warn({ namespace: target.key.namespace, revision: target.key.name }, `scrape failed: ${outcome.message}`);
         }
         return;
       }
-      if (this.lastError.delete(k)) logger.info({ revision: k }, 'scraping recovered');
+      if (this.lastError.delete(k)) logger.info({ namespace: target.key.namespace, revision: target.key.name }, 'scraping recovered');
       this.options.onStat(target.key, outcome.stat, finished);
     } finally {
       this.inFlight.delete(k);

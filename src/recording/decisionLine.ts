@@ -14,7 +14,8 @@ const FIXED_BYTES = 256;
  *   {"t":T,"namespace":NS,"name":NAME,"valid":true,"desiredPodCount":N,"excessBurstCapacity":N,"panic":B,"stableValue":X,"panicValue":X}
  *
  * with numbers as JavaScript prints them and NS, NAME as JSON.stringify
- * quotes them. Written straight into the piece: a line built as a string
+ * quotes them; with an explanation (`kpa replay --explain`) a last field
+ * `"explain":TEXT` before the closing brace. Written straight into the piece: a line built as a string
  * first was most of what a replay allocated, and strings kept until the next
  * write outlive young-generation collections, for which V8 grows the heap.
  */
@@ -30,10 +31,11 @@ export class DecisionLines {
     return this.filled.length > 0;
   }
 
-  add(t: number, key: RevisionKey, result: ScaleResult): void {
+  add(t: number, key: RevisionKey, result: ScaleResult, explain?: string): void {
     const keyText = this.keyText(key);
+    const explainText = explain === undefined ? '' : `,"explain":${JSON.stringify(explain)}`;
     // A UTF-16 code unit takes at most 3 bytes of UTF-8.
-    const most = 3 * keyText.length + FIXED_BYTES;
+    const most = 3 * (keyText.length + explainText.length) + FIXED_BYTES;
     if (this.used + most > PIECE_BYTES) {
       this.seal();
       // A key longer than a piece (names go up to the 1 MiB line limit): a piece of its own.
@@ -43,7 +45,8 @@ export class DecisionLines {
     this.number(t);
     this.used += this.piece.write(keyText, this.used);
     if (!result.valid) {
-      this.ascii('false}\n');
+      this.ascii('false');
+      this.close(explainText);
       return;
     }
     this.ascii('true,"desiredPodCount":');
@@ -54,6 +57,11 @@ export class DecisionLines {
     this.number(result.stableValue);
     this.ascii(',"panicValue":');
     this.number(result.panicValue);
+    this.close(explainText);
+  }
+
+  private close(explainText: string): void {
+    if (explainText !== '') this.used += this.piece.write(explainText, this.used);
     this.ascii('}\n');
   }
 

@@ -11,6 +11,7 @@ import type { Stat } from '../metrics/stat.js';
 import type { Recorder } from '../recording/recorder.js';
 import { type DecisionBasis, DecisionHistory, type ScaleStatus, type StoredDecision } from './decisionHistory.js';
 import { explainDecision } from './explain.js';
+import { unknownKeyWarnings } from '../config/unknownKeys.js';
 
 /** A decision as kept in a revision's history: the decider's result, why, and what the scaler made of it. */
 export interface DecisionRecord {
@@ -132,6 +133,8 @@ export class AutoscalerService {
   private epoch = 0;
   private view: { epoch: number; snapshots: RevisionSnapshot[] } | null = null;
   private readonly unknownLogged = new Set<string>();
+  /** Unknown config keys and annotations already logged: the shared ConfigMap's once, a revision's own once per revision. */
+  private readonly unknownKeysLogged = new Set<string>();
   /** Stats dropped because no revision of that name is known. */
   unknownRevisionStats = 0;
 
@@ -140,6 +143,16 @@ export class AutoscalerService {
     this.logger = options.logger;
     this.recorder = options.recorder;
     this.historySeconds = options.historySeconds ?? 600;
+  }
+
+  /** Knative ignores config keys and annotations it does not know, and so does kpa: with a warning, since a typo leaves a default in force. */
+  private warnUnknownKeys(key: RevisionKey, settings: RevisionSettings): void {
+    for (const w of unknownKeyWarnings(settings)) {
+      const once = w.in === 'config-autoscaler' ? w.message : `${keyString(key)} ${w.message}`;
+      if (this.unknownKeysLogged.has(once) || this.unknownKeysLogged.size >= 10_000) continue;
+      this.unknownKeysLogged.add(once);
+      this.logger.warn({ namespace: key.namespace, revision: key.name, key: w.key }, w.message);
+    }
   }
 
   /**
@@ -159,6 +172,7 @@ export class AutoscalerService {
     const resolved = resolveRevision(settings);
     const now = this.clock.now();
     const k = keyString(key);
+    this.warnUnknownKeys(key, settings);
     const existing = this.entries.get(k);
     const ready = existing ? existing.pods.length : initialPods.length;
     this.recorder?.revision(now, key, settings, existing ? undefined : ready);
@@ -221,7 +235,7 @@ export class AutoscalerService {
       this.unknownRevisionStats++;
       if (!this.unknownLogged.has(k)) {
         this.unknownLogged.add(k);
-        this.logger.warn({ revision: k, source }, 'dropping stats for an unknown revision');
+        this.logger.warn({ namespace: key.namespace, revision: key.name, source }, 'dropping stats for an unknown revision');
       }
       return false;
     }
@@ -256,7 +270,7 @@ export class AutoscalerService {
     };
     const previous = entry.history.latest();
     if (result.valid && (!previous?.result.valid || changed(previous.result, result))) {
-      this.logger.info({ revision: keyString(key), desiredPods: result.desiredPodCount, panic: result.panic }, record.explanation);
+      this.logger.info({ namespace: key.namespace, revision: key.name, desiredPods: result.desiredPodCount, panic: result.panic }, record.explanation);
     }
     for (const listener of this.listeners) listener(key, record, scaler);
     record.scale = entry.scale;

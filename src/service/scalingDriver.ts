@@ -102,7 +102,7 @@ export class ScalingDriver {
       return;
     }
     if (dryRun) {
-      this.o.logger.info({ revision: keyString(key), replicas: out.replicas, currentReplicas }, `dry run: would scale to ${out.replicas} (${out.reason})`);
+      this.o.logger.info({ namespace: key.namespace, revision: key.name, replicas: out.replicas, currentReplicas }, `dry run: would scale to ${out.replicas} (${out.reason})`);
       return;
     }
     if (this.o.mayActuate?.() === false) return;

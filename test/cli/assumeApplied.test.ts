@@ -151,7 +151,7 @@ describe('kpa run --assume-applied: the flag', () => {
   it.each([
     { args: ['--targets', 'simulations/targets-example.yaml', '--assume-applied', 'soon'], error: '--assume-applied must be a duration such as 5s, 500ms or 0s, or off; got "soon"' },
     { args: ['--targets', 'simulations/targets-example.yaml', '--assume-applied=-1s'], error: '--assume-applied must be a duration such as 5s, 500ms or 0s, or off; got "-1s"' },
-    { args: ['--embedded', '--assume-applied', '0s'], error: '--assume-applied is for --targets mode (the other modes apply their decisions)' },
+    { args: ['--embedded', '--assume-applied', '0s'], error: '--assume-applied applies to --targets mode, not to the embedded demo (--embedded): the other modes apply their decisions' },
   ])('$error → exit 2', async ({ args, error }) => {
     const { code, stderr } = await runCli(['run', ...args, '--http-port', '0', '--stats-port', '0']);
     expect(code).toBe(2);

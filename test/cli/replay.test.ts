@@ -85,9 +85,38 @@ describe('kpa replay', () => {
     expect(stderr).toMatch(/cannot read \/nonexistent\/recording.jsonl/);
   });
 
+  it('--explain adds the dashboard\'s "why" to each decision, and the line stays JSON', async () => {
+    const { code, stdout, stderr } = await runCli(['replay', '--explain', tempFile(`${good.join('\n')}\n`)]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({ t: 100, namespace: 'ns', name: 'r', valid: false, explain: expect.stringMatching(/^no data: nothing recorded in the last 6 s stable window/) });
+    expect(lines[1]).toMatchObject({ valid: true, desiredPodCount: 2, stableValue: 140 });
+    expect(lines[1].explain).toBe('stable: 6 s average 140 concurrent requests ÷ target 70 concurrent requests per pod → 2 pods → 2 pods');
+  });
+
+  it('warns once on standard error of a config key or annotation nothing reads, and replays on (exit 0)', async () => {
+    const typo = '{"type":"revision","t":100,"namespace":"ns","name":"r","config":{"stable-windw":"6s"},"annotations":{"autoscaling.knative.dev/min-scael":"1"},"ready":1}';
+    const { code, stdout, stderr } = await runCli(['replay', '-'], `${[typo, TICK(100), typo, TICK(102)].join('\n')}\n`);
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')).toHaveLength(2);
+    expect(stderr).toBe([
+      'kpa replay: <stdin>:1: ns/r: config-autoscaler: unknown key "stable-windw" (did you mean "stable-window"?); ignored',
+      'kpa replay: <stdin>:1: ns/r: annotation "autoscaling.knative.dev/min-scael": unknown autoscaling.knative.dev annotation (did you mean "autoscaling.knative.dev/min-scale"?); ignored',
+      '',
+    ].join('\n'));
+  });
+
+  it('an unknown option is a usage error on standard error with the closest option', async () => {
+    const result = await runCli(['replay', '--explian', '-']);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toMatch(/^kpa replay: Unknown option '--explian' \(did you mean --explain\?\)\n\nkpa replay \[--explain\]/);
+  });
+
   it('usage errors exit 2', async () => {
     expect((await runCli(['replay'])).code).toBe(2);
     expect((await runCli(['nope'])).stderr).toMatch(/unknown command "nope"/);
+    expect(await runCli(['rnu'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^kpa: unknown command "rnu" \(did you mean "run"\?\)\n/) });
+    expect(await runCli(['--verison'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^kpa: unknown option "--verison" \(did you mean "--version"\?\)\n/) });
   });
 
   it.skipIf(!existsSync('dist/src/cli/main.js'))('the built kpa binary replays standard input', () => {

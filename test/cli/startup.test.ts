@@ -73,6 +73,7 @@ describe('kpa --version and --help', () => {
     expect(help.code).toBe(0);
     for (const command of ['run', 'activator', 'replay', 'simulate', 'sweep']) expect(help.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
     const none = await runCli([]);
-    expect(none).toMatchObject({ code: 2, stdout: help.stdout });
+    // No command is a usage error: on standard error, as every usage error is.
+    expect(none).toEqual({ code: 2, stdout: '', stderr: `kpa: no command given\n\n${help.stdout}` });
   });
 });

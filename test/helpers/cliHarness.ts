@@ -1,8 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli/cli.js';
 
-/** Runs the kpa CLI in-process with captured streams. */
-export async function runCli(argv: string[], stdinText = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the kpa CLI in-process with captured streams; `env` replaces process.env for what the CLI reads of it (KUBECONFIG, HOME, …). */
+export async function runCli(argv: string[], stdinText = '', env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -14,6 +14,7 @@ export async function runCli(argv: string[], stdinText = ''): Promise<{ code: nu
     stdout,
     stderr,
     stopSignal: new AbortController().signal,
+    env,
   });
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
