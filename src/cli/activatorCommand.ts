@@ -9,6 +9,8 @@ import { parseRoutesFile, RoutesFileError } from '../activator/routesFile.js';
 import { StaticRoutes } from '../activator/staticRoutes.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { createLogger, type Logger } from '../log.js';
+import { systemClock } from '../clock.js';
+import { StatsTokenError, StatsTokenFile } from '../metrics/statsToken.js';
 import {
   type CommandContext, InputFileError, type OptionTable, parseCommandArgs, portInUseMessage, portOption as port, readInputFile, stopped, UsageError,
 } from './usage.js';
@@ -17,7 +19,7 @@ import {
 export const DEFAULT_PEERS_SERVICE = 'kpa-activator';
 export const DEFAULT_OWN_NAMESPACE = 'kpa-system';
 
-export const ACTIVATOR_USAGE = `kpa activator [--routes FILE [--peers N --peer-index I]] [--stats-url ws://HOST:PORT/] [--port N]
+export const ACTIVATOR_USAGE = `kpa activator [--routes FILE [--peers N --peer-index I]] [--stats-url ws://HOST:PORT/ [--stats-token-file FILE]] [--port N]
         [--admin-port N] [--host ADDR] [--kubeconfig FILE] [--context NAME] [--namespaces a,b] [--class VALUE]
         [--peers-service NAME] [--pod-name NAME]
         [--hold-timeout 300s] [--upstream-timeout 300s] [--max-held N] [--drain-timeout 30s]
@@ -25,7 +27,9 @@ export const ACTIVATOR_USAGE = `kpa activator [--routes FILE [--peers N --peer-i
   routes by Host (and path prefix) to a Deployment's pods, holds requests
   while it has none ready (kpa scales it from zero on the first one), never
   puts more than kpa.dev/container-concurrency requests on a pod, and reports
-  each target's load to kpa's stat server (--stats-url) every second. In a
+  each target's load to kpa's stat server (--stats-url) every second, with
+  "Authorization: Bearer" and the first line of --stats-token-file when kpa
+  asks for a token (the file is read again on each reconnect). In a
   cluster it routes Deployments opted in to kpa (autoscaling.knative.dev/class:
   kpa.dev, or --class) and annotated kpa.dev/hosts (all namespaces or
   --namespaces) to the ready EndpointSlice addresses of their Service
@@ -73,6 +77,7 @@ function durationMs(value: string | undefined, fallback: number, flag: string): 
 const ACTIVATOR_OPTIONS = {
   routes: { type: 'string' },
   'stats-url': { type: 'string' },
+  'stats-token-file': { type: 'string' },
   port: { type: 'string' },
   'admin-port': { type: 'string' },
   host: { type: 'string' },
@@ -103,6 +108,15 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
       url = new URL(statsUrl);
     } catch { /* reported below */ }
     if (!url || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) throw new UsageError(`--stats-url must be a ws:// or wss:// URL, got ${JSON.stringify(statsUrl)}`);
+  }
+  const tokenFile = values['stats-token-file'];
+  if (tokenFile !== undefined && statsUrl === undefined) throw new UsageError('--stats-token-file is sent to kpa\'s stat server: give --stats-url too');
+  let statsToken: StatsTokenFile | undefined;
+  try {
+    statsToken = tokenFile === undefined ? undefined : new StatsTokenFile(tokenFile, systemClock);
+  } catch (err) {
+    if (err instanceof StatsTokenError) throw new InputFileError(err.message);
+    throw err;
   }
   const maxHeld = values['max-held'] === undefined ? DEFAULT_MAX_HELD : Number(values['max-held']);
   if (!Number.isInteger(maxHeld) || maxHeld < 0) throw new UsageError(`--max-held must be a whole number ≥ 0, got ${JSON.stringify(values['max-held'])}`);
@@ -164,6 +178,7 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
   try {
     activator = await startActivator({
       logger, host: values.host, port: options.port, adminPort: options.adminPort, routes, statsUrl,
+      statsHeaders: statsToken && (() => statsToken.header()),
       podName: values['pod-name'] ?? process.env.POD_NAME ?? hostname(),
       holdTimeoutMs: options.holdTimeoutMs, upstreamTimeoutMs: options.upstreamTimeoutMs, maxHeld,
     });

@@ -9,6 +9,9 @@ import { startEmbeddedRun } from './runEmbedded.js';
 import { assumeAppliedOption, DEFAULT_ASSUME_APPLIED, startTargetsRun } from './runTargets.js';
 import { ScenarioError } from '../sim/scenario.js';
 import { DEFAULT_STAT_BOUNDS } from '../metrics/stat.js';
+import { StatsTokenError, StatsTokenFile } from '../metrics/statsToken.js';
+import { DEFAULT_METRIC_NAMES, type MetricNames, MetricNamesError, parseMetricNames } from '../service/promMetrics.js';
+import { systemClock } from '../clock.js';
 import { type DecodeLimits, DEFAULT_MAX_MESSAGES_PER_FRAME } from '../metrics/wireStats.js';
 import {
   checkFlagModes, type CommandContext, type FlagModes, InputFileError, type OptionTable, parseCommandArgs, portInUseMessage, portOption as port,
@@ -19,6 +22,7 @@ export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --e
         [--http-port N] [--stats-port N] [--host ADDR]
         [--kubeconfig FILE] [--context NAME] [--namespaces a,b] [--class VALUE] [--dry-run]
         [--max-stat-concurrency N] [--max-stat-rps N] [--max-messages-per-frame N]
+        [--metrics-names knative-1.18|knative|both] [--stats-token-file FILE]
   Runs the autoscaler service, with its dashboard at / on the HTTP port.
   With --embedded, or when there is no Kubernetes config and no --targets, it
   also starts a demo cluster on 127.0.0.1 (demo app pods with cold starts and
@@ -46,7 +50,12 @@ export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --e
   (default ${DEFAULT_STAT_BOUNDS.maxConcurrency}) or --max-stat-rps requests in a second (default
   ${DEFAULT_STAT_BOUNDS.maxRequestsPerSecond}), negative or not finite is refused and counted
   (kpa_stats_rejected_total); a websocket frame of more than
-  --max-messages-per-frame messages (default ${DEFAULT_MAX_MESSAGES_PER_FRAME}) is refused whole. Ports default
+  --max-messages-per-frame messages (default ${DEFAULT_MAX_MESSAGES_PER_FRAME}) is refused whole.
+  /metrics serves the revisions' series under Knative <= 1.18's names
+  (autoscaler_*), >= 1.19's (kn_revision_*) or both (--metrics-names,
+  default ${DEFAULT_METRIC_NAMES}). With --stats-token-file, a stats connection without
+  "Authorization: Bearer TOKEN" (any line of FILE) is refused with 401; FILE
+  is read again when it changes (a mounted Secret). Ports default
   to ${DEFAULT_HTTP_PORT} (HTTP) and ${DEFAULT_STATS_PORT} (stats); 0 picks free ones.`;
 
 export interface RunHooks {
@@ -73,6 +82,8 @@ const RUN_OPTIONS = {
   'max-stat-concurrency': { type: 'string' },
   'max-stat-rps': { type: 'string' },
   'max-messages-per-frame': { type: 'string' },
+  'metrics-names': { type: 'string' },
+  'stats-token-file': { type: 'string' },
 } as const satisfies OptionTable;
 
 export type RunMode = 'kubernetes' | 'targets' | 'embedded';
@@ -98,6 +109,8 @@ export const RUN_FLAG_MODES: FlagModes<typeof RUN_OPTIONS, RunMode> = {
   'max-stat-concurrency': { modes: EVERY_MODE },
   'max-stat-rps': { modes: EVERY_MODE },
   'max-messages-per-frame': { modes: EVERY_MODE },
+  'metrics-names': { modes: EVERY_MODE },
+  'stats-token-file': { modes: EVERY_MODE },
 };
 
 const MODE_NAMES: Record<RunMode, string> = { kubernetes: 'Kubernetes mode', targets: '--targets mode', embedded: 'the embedded demo (--embedded)' };
@@ -136,6 +149,20 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     },
     maxMessagesPerFrame: Math.floor(positiveNumberOption(values['max-messages-per-frame'], DEFAULT_MAX_MESSAGES_PER_FRAME, '--max-messages-per-frame')),
   };
+  let metricNames: MetricNames;
+  try {
+    metricNames = parseMetricNames(values['metrics-names'] ?? DEFAULT_METRIC_NAMES);
+  } catch (err) {
+    if (err instanceof MetricNamesError) throw new UsageError(`--metrics-names: ${err.message}`);
+    throw err;
+  }
+  let statsToken: StatsTokenFile | undefined;
+  try {
+    statsToken = values['stats-token-file'] === undefined ? undefined : new StatsTokenFile(values['stats-token-file'], systemClock);
+  } catch (err) {
+    if (err instanceof StatsTokenError) throw new InputFileError(err.message);
+    throw err;
+  }
   const logger = hooks.logger ?? createLogger();
   if (values['record-append'] && values.force) throw new UsageError('--record-append and --force are alternatives: give one');
   if ((values['record-append'] || values.force) && values.record === undefined) {
@@ -187,7 +214,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     let run;
     try {
       run = await startEmbeddedRun({
-        logger, host: values.host ?? '127.0.0.1', httpPort, statsPort, recorder, statLimits, scenarioFile: positionals[0],
+        logger, host: values.host ?? '127.0.0.1', httpPort, statsPort, recorder, statLimits, metricNames, statsToken, scenarioFile: positionals[0],
       });
     } catch (err) {
       if (err instanceof ScenarioError) {
@@ -229,7 +256,8 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     let run;
     try {
       run = await startKubernetesRun({
-        kubeConfig: selection.kubeConfig, logger, host: values.host, httpPort, statsPort, recorder, statLimits, dryRun: values['dry-run'] ?? false,
+        kubeConfig: selection.kubeConfig, logger, host: values.host, httpPort, statsPort, recorder, statLimits, metricNames, statsToken,
+        dryRun: values['dry-run'] ?? false,
         namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
       });
     } catch (err) {
@@ -245,7 +273,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
   announce({ mode, targets: targetsFile, revisions: targets.length }, `--targets mode: ${targets.length} revision${targets.length === 1 ? '' : 's'} from ${targetsFile}; decisions are served, not applied`);
   let run;
   try {
-    run = await startTargetsRun({ logger, httpPort, statsPort, host: values.host, recorder, statLimits, targets, assumeAppliedSeconds });
+    run = await startTargetsRun({ logger, httpPort, statsPort, host: values.host, recorder, statLimits, metricNames, statsToken, targets, assumeAppliedSeconds });
   } catch (err) {
     const status = await portInUse(err);
     if (status !== null) return status;

@@ -30,6 +30,7 @@ export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<EmbeddedR
   const scenario = embeddedScenario(o.scenarioFile);
   const live = await startLiveAutoscaler({
     logger: o.logger, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
+    metricNames: o.metricNames, statsToken: o.statsToken,
   });
   const statsHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
   let cluster: EmbeddedCluster;
@@ -37,6 +38,8 @@ export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<EmbeddedR
     cluster = await EmbeddedCluster.start({
       scenario, directRevisions: o.scenarioFile ? undefined : DEMO_DIRECT_REVISIONS,
       service: live.service, statsUrl: `ws://${statsHost}:${live.statsPort}`, clock: systemClock, logger: o.logger,
+      // With --stats-token-file the demo's activator holds the token too, as a deployed one would.
+      statsHeaders: o.statsToken && (() => o.statsToken!.header()),
     });
   } catch (err) {
     await live.close();

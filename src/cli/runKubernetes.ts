@@ -49,6 +49,7 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
   });
   const live = await startLiveAutoscaler({
     logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
+    metricNames: o.metricNames, statsToken: o.statsToken,
     readiness: () => {
       const state = api.readiness();
       if (!state.ready || !elector || elector.isLeader) return state;

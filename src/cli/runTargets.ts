@@ -42,6 +42,7 @@ export async function startTargetsRun(o: TargetsRunOptions): Promise<{ live: Liv
   const clock = o.clock ?? systemClock;
   const live = await startLiveAutoscaler({
     logger: o.logger, clock, host: o.host, httpPort: o.httpPort, statsPort: o.statsPort, recorder: o.recorder, statLimits: o.statLimits,
+    metricNames: o.metricNames, statsToken: o.statsToken,
     tickIntervalMs: o.tickIntervalMs, scrapeIntervalMs: o.scrapeIntervalMs,
   });
   const { service } = live;

@@ -24,6 +24,8 @@ export interface EmbeddedClusterOptions {
   service: AutoscalerService;
   /** The service's stat server, where kpa activator reports. */
   statsUrl: string;
+  /** The headers the activator connects with (the stats token). */
+  statsHeaders?: () => Record<string, string>;
   clock: Clock;
   logger: Logger;
 }
@@ -149,7 +151,7 @@ export class EmbeddedCluster {
       const held = plans.filter((p) => p.path === 'activator').map((p) => p.revision.activatorTimeout);
       this.activator = await startActivator({
         routes: (updates) => new StaticRoutes(targets, updates),
-        statsUrl: this.o.statsUrl, podName: 'activator-demo', host: DEMO_HOST, port: 0, adminPort: 0,
+        statsUrl: this.o.statsUrl, statsHeaders: this.o.statsHeaders, podName: 'activator-demo', host: DEMO_HOST, port: 0, adminPort: 0,
         holdTimeoutMs: Math.min(...held) * 1000,
         logger: this.o.logger.child({ component: 'activator' }),
       });

@@ -35,7 +35,7 @@ export interface LiveAutoscalerOptions {
   /** What a stat may hold, on the websocket and from a pod, and the messages cap per frame. */
   statLimits?: DecodeLimits;
   /** The stats websocket's token (--stats-token-file); absent, any connection is accepted, as by Knative. */
-  statsToken?: Pick<StatsTokenFile, 'accepts'>;
+  statsToken?: StatsTokenFile;
   /** Which names /metrics serves the per-revision series under (Knative ≤ 1.18's, ≥ 1.19's or both; default both). */
   metricNames?: MetricNames;
 }

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type App, send, startApp } from '../helpers/activatorHarness.js';
+import { spawnKpa } from '../helpers/cliHarness.js';
 import { tempDir } from '../helpers/tempDir.js';
 import { until } from '../helpers/wait.js';
 
@@ -23,8 +24,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** No Kubernetes config at all: no KUBECONFIG, not in a pod, and a HOME without ~/.kube/config (a developer's real one would be used). */
+const NO_CLUSTER: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '', HOME: tempDir('home') };
+
 /** The built `kpa activator`, started as a user would, once it logs its ports. */
-async function spawnActivator(args: string[], env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' }): Promise<ActivatorProcess> {
+async function spawnActivator(args: string[], env: NodeJS.ProcessEnv = NO_CLUSTER): Promise<ActivatorProcess> {
   const child = spawn(process.execPath, ['dist/src/cli/main.js', 'activator', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...args], { env, stdio: 'pipe' });
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -53,7 +57,7 @@ async function spawnActivator(args: string[], env: NodeJS.ProcessEnv = { ...proc
 /** Runs the CLI to its end (for usage errors). */
 function runToEnd(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'activator', ...args], { env: { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' } });
+    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'activator', ...args], { env: NO_CLUSTER });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => resolve({ code, stderr }));
@@ -178,6 +182,36 @@ describe('kpa activator, the built CLI as a black box', () => {
     const health = await fetch(`http://127.0.0.1:${act.adminPort}/healthz`);
     expect(health.status).toBe(200);
   }, 60_000);
+
+  it('with --stats-token-file on both sides its stats reach kpa; an activator with another token is refused with 401 and says so', async () => {
+    const dir = tempDir('stats-token');
+    const [good, wrong, targets] = [join(dir, 'good'), join(dir, 'wrong'), join(dir, 'targets.yaml')];
+    writeFileSync(good, 's3cret\n');
+    writeFileSync(wrong, 'guess\n');
+    writeFileSync(targets, 'revisions:\n  - namespace: default\n    name: hello\n    metricsSource: activator\n    pods: []\n');
+    const kpa = await spawnKpa(['run', '--targets', targets, '--http-port', '0', '--stats-port', '0', '--host', '127.0.0.1', '--stats-token-file', good], NO_CLUSTER);
+    cleanups.push(() => kpa.kill());
+    const statsUrl = `ws://127.0.0.1:${/"statsPort":(\d+)/.exec(kpa.stderr())![1]}/`;
+    const metrics = async () => (await fetch(`http://127.0.0.1:${kpa.port}/metrics`)).text();
+    const pod = await app();
+    const routes = routesFile([{ name: 'hello', ports: [pod.port] }]);
+    const holder = await spawnActivator(['--routes', routes, '--stats-url', statsUrl, '--stats-token-file', good, '--pod-name', 'holder']);
+    const stranger = await spawnActivator(['--routes', routes, '--stats-url', statsUrl, '--stats-token-file', wrong, '--pod-name', 'stranger']);
+    expect((await send(holder.port, 'hello.example.com')).status).toBe(200);
+    await until(async () => /^kpa_stats_received_total\{source="activator"\} [1-9]/m.test(await metrics()), 10_000);
+    await until(async () => /^kpa_stats_unauthorized_connections_total [1-9]/m.test(await metrics()), 10_000);
+    await until(() => /refused this activator's stats token \(401\)/.test(stranger.stderr()), 10_000);
+    expect(holder.stderr()).not.toMatch(/401/);
+  }, 60_000);
+
+  it.each([
+    [['--stats-token-file', '/no/such/token', '--stats-url', 'ws://127.0.0.1:1/'], /--stats-token-file \/no\/such\/token: ENOENT/],
+    [['--stats-token-file', '/no/such/token'], /--stats-token-file is sent to kpa's stat server: give --stats-url too/],
+  ])('with --routes, %j is an error naming the token file, exit 2', async (args, message) => {
+    const { code, stderr } = await runToEnd(['--routes', routesFile([{ name: 'hello', ports: [1] }]), ...args]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+  });
 
   it.each([
     [['--routes', '/no/such/file.yaml'], /cannot read \/no\/such\/file\.yaml/],

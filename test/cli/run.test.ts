@@ -110,4 +110,25 @@ describe('kpa run --targets: the built binary', () => {
     expect(metrics).toMatch(/kpa_stats_rejected_total\{source="scraper",reason="above-bound"\} [1-9]/);
     expect((await kpa.stop('SIGINT')).code).toBe(0);
   });
+
+  it.each([
+    ['both', true, true],
+    ['knative', false, true],
+    ['knative-1.18', true, false],
+  ])('--metrics-names %s serves the ≤ 1.18 names: %s, the ≥ 1.19 names: %s', async (names, old, current) => {
+    qp.set('named', stat(3, 1, 'named'));
+    const targets = tempFile(`names-${names}.yaml`, ['revisions:', '  - namespace: default', '    name: named', `    pods: [{name: named, url: "${qp.url('named')}"}]`].join('\n'));
+    const kpa = await spawnKpa(['run', '--targets', targets, '--metrics-names', names, '--host', '127.0.0.1', '--http-port', '0', '--stats-port', '0']);
+    try {
+      let metrics = '';
+      for (let i = 0; i < 100 && !/revision_name="named"/.test(metrics); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        metrics = await (await fetch(`http://127.0.0.1:${kpa.port}/metrics`)).text();
+      }
+      expect(/^autoscaler_actual_pods\{/m.test(metrics)).toBe(old);
+      expect(/^kn_revision_pods_count\{/m.test(metrics)).toBe(current);
+    } finally {
+      await kpa.stop('SIGINT');
+    }
+  });
 });
