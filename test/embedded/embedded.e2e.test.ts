@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnKpa } from '../helpers/cliHarness.js';
 import { send } from '../helpers/activatorHarness.js';
 import { until } from '../helpers/wait.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 interface Revision {
   name: string;
@@ -14,7 +15,7 @@ interface Revision {
 // The front door: `npm start` runs `kpa run`, which with no cluster starts the embedded demo.
 describe('kpa run with the embedded demo (what npm start runs)', () => {
   it('panics the flash crowd up, takes the idle revision to zero and back, and stops on SIGINT', async () => {
-    const kpa = await spawnKpa(['run', '--http-port', '0', '--stats-port', '0'], { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' });
+    const kpa = await spawnKpa(['run', '--http-port', '0', '--stats-port', '0'], { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '', HOME: tempDir('home') });
     try {
       const base = `http://127.0.0.1:${kpa.port}`;
       const revisions = async (): Promise<Map<string, Revision>> => {
