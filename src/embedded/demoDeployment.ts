@@ -92,7 +92,7 @@ export class DemoDeployment {
     const slots = this.o.ports.length;
     if (replicas > slots && !this.capLogged) {
       this.capLogged = true;
-      this.o.logger.warn({ revision: this.o.plan.revision.name, replicas, slots }, `the demo has ${slots} ports for this revision's pods: replicas capped at ${slots}`);
+      this.o.logger.warn({ namespace: this.o.plan.revision.namespace, revision: this.o.plan.revision.name, replicas, slots }, `the demo has ${slots} ports for this revision's pods: replicas capped at ${slots}`);
     }
     const want = Math.min(Math.max(0, replicas), slots);
     const live = this.pods.filter((p) => p.phase !== 'terminating');

@@ -268,7 +268,7 @@ export class KubernetesMode {
       if (!target) return;
       const who = current.controllers.map(describeController).join(', ');
       const message = `${who} no longer ${current.controllers.length === 1 ? 'scales' : 'scale'} this Deployment; kpa autoscales it again`;
-      this.o.logger.info({ deployment: k }, message);
+      this.o.logger.info({ namespace: target.key.namespace, deployment: target.key.name }, message);
       this.recordEvent({ object: this.refOf(target.deployment), type: 'Normal', reason: EVENT_REASON.resumed, message });
       return;
     }
@@ -276,7 +276,7 @@ export class KubernetesMode {
     if (!current) {
       // No more patches, and none retried: the other controller owns the replicas now.
       this.actuator.cancel(target!.key);
-      this.o.logger.warn({ deployment: k, controllers: names }, `${names.join(', ')} also ${controllers.length === 1 ? 'scales' : 'scale'} ${k}; kpa stands down for it until ${controllers.length === 1 ? 'it is' : 'they are'} removed`);
+      this.o.logger.warn({ namespace: target!.key.namespace, deployment: target!.key.name, controllers: names }, `${names.join(', ')} also ${controllers.length === 1 ? 'scales' : 'scale'} ${k}; kpa stands down for it until ${controllers.length === 1 ? 'it is' : 'they are'} removed`);
     }
     this.standingDown.set(k, { controllers, announced: current?.announced ?? new Set() });
     this.announceConflicts(k);
@@ -354,7 +354,7 @@ export class KubernetesMode {
       this.o.service.setPods(t.key, this.readyPods(t.deployment));
     } catch (err) {
       if (!(err instanceof DeploymentAnnotationError)) throw err;
-      this.o.logger.error({ deployment: keyString(t.key), key: err.key }, err.message);
+      this.o.logger.error({ namespace: t.key.namespace, deployment: t.key.name, key: err.key }, err.message);
     }
   }
 
@@ -393,13 +393,13 @@ export class KubernetesMode {
         if (existing) existing.settingsJson = json;
         else {
           this.targets.set(k, { key, deployment: d, settingsJson: json });
-          this.o.logger.info({ deployment: k }, `autoscaling ${k}`);
+          this.o.logger.info({ namespace: key.namespace, deployment: key.name }, `autoscaling ${k}`);
           this.reconcileConflict(k);
         }
       }
     } catch (err) {
       if (!(err instanceof ConfigError) && !(err instanceof DeploymentAnnotationError)) throw err;
-      this.o.logger.error({ deployment: k, key: err.key }, `invalid autoscaling settings, ${this.targets.has(k) ? 'keeping the previous ones' : 'not autoscaled'}: ${err.message}`);
+      this.o.logger.error({ namespace: key.namespace, deployment: key.name, key: err.key }, `invalid autoscaling settings, ${this.targets.has(k) ? 'keeping the previous ones' : 'not autoscaled'}: ${err.message}`);
       return;
     }
     const target = this.targets.get(k)!;
@@ -421,7 +421,7 @@ export class KubernetesMode {
       this.o.service.deleteRevision(key);
       this.driver?.forget(key);
       this.actuator.cancel(key);
-      this.o.logger.info({ deployment: keyString(key) }, 'no longer autoscaled');
+      this.o.logger.info({ namespace: key.namespace, deployment: key.name }, 'no longer autoscaled');
     }
   }
 }

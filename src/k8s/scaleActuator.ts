@@ -126,7 +126,7 @@ export class ScaleActuator {
     const k = keyString(key);
     for (let attempt = 0; attempt < this.maxAttempts && !this.stopped && !this.cancelled.has(k); attempt++) {
       if (!this.mayActuate()) {
-        this.logger.info({ deployment: k, replicas }, 'no longer the leader: scale patch dropped');
+        this.logger.info({ namespace: key.namespace, deployment: key.name, replicas }, 'no longer the leader: scale patch dropped');
         return;
       }
       try {
@@ -137,11 +137,11 @@ export class ScaleActuator {
         this.confirmed.set(k, scale.spec?.replicas ?? replicas);
         this.applied++;
         this.hooks.metrics?.scalePatches.inc({ result: 'applied' });
-        this.logger.info({ deployment: keyString(key), replicas }, `scaled ${keyString(key)} to ${replicas}`);
+        this.logger.info({ namespace: key.namespace, deployment: key.name, replicas }, `scaled ${keyString(key)} to ${replicas}`);
         try {
           this.hooks.onApplied?.(key, replicas, context);
         } catch (err) {
-          this.logger.error({ deployment: k, err: (err as Error).message }, 'after a scale patch: hook failed');
+          this.logger.error({ namespace: key.namespace, deployment: key.name, err: (err as Error).message }, 'after a scale patch: hook failed');
         }
         return;
       } catch (err) {
@@ -149,16 +149,16 @@ export class ScaleActuator {
         this.hooks.metrics?.apiError(err);
         const status = statusOf(err);
         if (status === 404) {
-          this.logger.info({ deployment: keyString(key) }, 'deployment gone before it could be scaled');
+          this.logger.info({ namespace: key.namespace, deployment: key.name }, 'deployment gone before it could be scaled');
           return;
         }
         if (!isRetryable(status) || this.pending.has(keyString(key))) {
           // Not retryable, or a newer wish is queued: that one goes next.
-          if (!isRetryable(status)) this.logger.error({ deployment: keyString(key), status, err: (err as Error).message }, 'scale patch rejected');
+          if (!isRetryable(status)) this.logger.error({ namespace: key.namespace, deployment: key.name, status, err: (err as Error).message }, 'scale patch rejected');
           return;
         }
         const wait = backoffMs(attempt);
-        this.logger.warn({ deployment: keyString(key), status, attempt, retryInMs: wait }, `scale patch failed: ${(err as Error).message}`);
+        this.logger.warn({ namespace: key.namespace, deployment: key.name, status, attempt, retryInMs: wait }, `scale patch failed: ${(err as Error).message}`);
         await this.sleep(wait);
       }
     }
