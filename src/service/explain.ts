@@ -48,5 +48,7 @@ export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWin
   if (result.delayedFrom !== null) {
     notes.push(`scale-down-delay ${spec.scaleDownDelaySeconds} s holds ${result.desiredPodCount} instead of ${result.delayedFrom}`);
   }
+  // "stable: … → 3 pods" already says it when nothing changed the stable count.
+  if (notes.length === 0 && !result.panic && result.desiredPodCount === result.stablePodsWanted) return why;
   return `${why}${notes.length ? `; ${notes.join('; ')}` : ''} → ${pods(result.desiredPodCount)}`;
 }

@@ -91,7 +91,7 @@ describe('kpa replay', () => {
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toEqual({ t: 100, namespace: 'ns', name: 'r', valid: false, explain: expect.stringMatching(/^no data: nothing recorded in the last 6 s stable window/) });
     expect(lines[1]).toMatchObject({ valid: true, desiredPodCount: 2, stableValue: 140 });
-    expect(lines[1].explain).toBe('stable: 6 s average 140 concurrent requests ÷ target 70 concurrent requests per pod → 2 pods → 2 pods');
+    expect(lines[1].explain).toBe('stable: 6 s average 140 concurrent requests ÷ target 70 concurrent requests per pod → 2 pods');
   });
 
   it('warns once on standard error of a config key or annotation nothing reads, and replays on (exit 0)', async () => {
