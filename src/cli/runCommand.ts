@@ -28,8 +28,8 @@ export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --e
   also starts a demo cluster on 127.0.0.1 (demo app pods with cold starts and
   a concurrency limit, kpa activator in front of them, a load generator;
   SCENARIO replaces the built-in demo). With a Kubernetes config — --kubeconfig
-  FILE, else KUBECONFIG, else the in-cluster config in a pod, else
-  ~/.kube/config; --context NAME to pick a context — it autoscales
+  FILE, else KUBECONFIG, else ~/.kube/config, else the in-cluster config
+  in a pod, as kubectl; --context NAME to pick a context — it autoscales
   Deployments annotated autoscaling.knative.dev/class: kpa.dev (--class) in
   all namespaces or --namespaces, with leader election; --dry-run reports
   what it would apply without patching. It says at start which mode it chose

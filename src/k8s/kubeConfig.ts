@@ -46,25 +46,21 @@ export class KubeConfigError extends Error {
 }
 
 /**
- * Finds the Kubernetes config in kubectl's order, with one deliberate
- * difference:
+ * Finds the Kubernetes config in kubectl's order (client-node's
+ * loadFromDefault), with --kubeconfig first as for kubectl:
  *
  * 1. `--kubeconfig FILE`: that file only;
  * 2. KUBECONFIG: its files, merged as kubectl merges them (missing ones
  *    skipped; the first file to define a name wins, and the first file's
  *    current-context);
- * 3. in a pod (KUBERNETES_SERVICE_HOST and a service account token): the
- *    in-cluster config;
- * 4. `$HOME/.kube/config`.
+ * 3. `$HOME/.kube/config`;
+ * 4. in a pod (KUBERNETES_SERVICE_HOST and a service account token): the
+ *    in-cluster config.
  *
- * kubectl and client-node's loadFromDefault try ~/.kube/config before the
- * in-cluster config. kpa puts the pod first because in a pod the service
- * account is what deploy/ configures (its RBAC is granted to it), while a
- * kubeconfig in the image's home directory is an accident that would point
- * the autoscaler at another cluster, or with other rights; a config given on
- * purpose (--kubeconfig, KUBECONFIG) still beats the pod's. On a laptop
- * (no KUBERNETES_SERVICE_HOST) the order is kubectl's. Before this, the
- * in-cluster config beat even KUBECONFIG.
+ * A pod whose home directory holds a kubeconfig therefore uses that file, as
+ * kubectl would there; the start-up line says so, and that the pod's service
+ * account is not used. (kpa's image has none.) Before this, the in-cluster
+ * config beat even KUBECONFIG.
  *
  * Returns the reason when nothing is configured (the caller may then start
  * the embedded demo); throws KubeConfigError for a config that is there but
@@ -88,12 +84,13 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): ClusterSelectio
   const homeConfig = home ? join(home, '.kube', 'config') : undefined;
   const hasHomeConfig = homeConfig !== undefined && existsSync(homeConfig);
   const tokenFile = `${options.root ?? ''}${SERVICE_ACCOUNT_DIR}/token`;
-  if (env.KUBERNETES_SERVICE_HOST && existsSync(tokenFile)) {
-    const selection = inCluster(env, options.root ?? '', options.context);
-    if (hasHomeConfig) selection.note = `${homeConfig} exists too; in a pod the in-cluster config comes first (give --kubeconfig ${homeConfig} to use the file)`;
+  const inPod = Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync(tokenFile);
+  if (hasHomeConfig) {
+    const selection = select(loadFiles([homeConfig]), 'home', [homeConfig], options.context, `from ${homeConfig}`);
+    if (inPod) selection.note = `this is a pod too, but ${homeConfig} comes before the in-cluster config, as for kubectl: the pod's service account is not used`;
     return selection;
   }
-  if (hasHomeConfig) return select(loadFiles([homeConfig]), 'home', [homeConfig], options.context, `from ${homeConfig}`);
+  if (inPod) return inCluster(env, options.root ?? '', options.context);
   const pod = env.KUBERNETES_SERVICE_HOST ? `KUBERNETES_SERVICE_HOST is set but there is no service account token at ${tokenFile}` : 'not in a pod';
   return { kubeConfig: null, why: `KUBECONFIG unset, ${home ? '~/.kube/config absent' : 'HOME unset'}, ${pod}` };
 }

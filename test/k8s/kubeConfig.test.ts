@@ -40,7 +40,7 @@ const selected = (r: ClusterSelection | NoKubeConfig): ClusterSelection => {
   return r;
 };
 
-describe('loadKubeConfig: which config, in kubectl\'s order (the pod before ~/.kube/config)', () => {
+describe('loadKubeConfig: which config, in kubectl\'s order', () => {
   it('nothing configured: null, saying why (the embedded demo runs)', () => {
     expect(loadKubeConfig({ env: { HOME: fakeHome(false) } })).toEqual({ kubeConfig: null, why: 'KUBECONFIG unset, ~/.kube/config absent, not in a pod' });
     expect(loadKubeConfig({ env: {} })).toEqual({ kubeConfig: null, why: 'KUBECONFIG unset, HOME unset, not in a pod' });
@@ -68,13 +68,16 @@ describe('loadKubeConfig: which config, in kubectl\'s order (the pod before ~/.k
     expect(flag.kubeConfig.contexts.map((c) => c.name)).toEqual(['beta']);
   });
 
-  it('in a pod: the in-cluster config, unless --kubeconfig or KUBECONFIG says otherwise; a ~/.kube/config there is named, not used', () => {
+  it('in a pod: the in-cluster config, unless --kubeconfig, KUBECONFIG or ~/.kube/config says otherwise, as for kubectl', () => {
     const pod = fakePod();
-    const home = fakeHome(true);
-    const s = selected(loadKubeConfig({ env: { ...pod.env, HOME: home }, root: pod.root }));
+    const s = selected(loadKubeConfig({ env: { ...pod.env, HOME: fakeHome(false) }, root: pod.root }));
     expect(s).toMatchObject({ source: 'in-cluster', server: 'https://10.96.0.1:443', files: [] });
     expect(s.description).toBe('in-cluster config (the pod\'s service account, server https://10.96.0.1:443)');
-    expect(s.note).toContain(`${join(home, '.kube/config')} exists too`);
+    expect(s.note).toBeUndefined();
+    const home = fakeHome(true);
+    const fromHome = selected(loadKubeConfig({ env: { ...pod.env, HOME: home }, root: pod.root }));
+    expect(fromHome).toMatchObject({ source: 'home', files: [join(home, '.kube/config')] });
+    expect(fromHome.note).toMatch(/this is a pod too, but .* comes before the in-cluster config, as for kubectl/);
     const dir = tempDir('kubeconfig');
     const a = kubeconfig(dir, 'a', 'alpha', 'alpha');
     expect(selected(loadKubeConfig({ env: { ...pod.env, KUBECONFIG: a }, root: pod.root })).source).toBe('KUBECONFIG');
