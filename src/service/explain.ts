@@ -27,7 +27,7 @@ export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWin
   if (result.panic) {
     why = `panic: ${panicWindowSeconds} s average ${n(result.panicValue)} ${unit}` +
       ` ≥ ${n(spec.panicThreshold)} × ${target} on ${result.readyPods} ready → ${pods(result.panicPodsWanted)}` +
-      `, stable ${spec.stableWindowSeconds} s average ${n(result.stableValue)} → ${result.stablePodsWanted}`;
+      ` (stable ${spec.stableWindowSeconds} s average ${n(result.stableValue)} → ${result.stablePodsWanted})`;
   } else {
     why = `stable: ${spec.stableWindowSeconds} s average ${n(result.stableValue)} ${unit} ÷ ${target} → ${pods(result.stablePodsWanted)}`;
   }
@@ -48,7 +48,8 @@ export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWin
   if (result.delayedFrom !== null) {
     notes.push(`scale-down-delay ${spec.scaleDownDelaySeconds} s holds ${result.desiredPodCount} instead of ${result.delayedFrom}`);
   }
-  // "stable: … → 3 pods" already says it when nothing changed the stable count.
-  if (notes.length === 0 && !result.panic && result.desiredPodCount === result.stablePodsWanted) return why;
+  // "… → 3 pods" already says it when nothing changed the count the sentence ends on.
+  const said = result.panic ? result.panicPodsWanted : result.stablePodsWanted;
+  if (notes.length === 0 && result.desiredPodCount === said) return why;
   return `${why}${notes.length ? `; ${notes.join('; ')}` : ''} → ${pods(result.desiredPodCount)}`;
 }
