@@ -41,7 +41,9 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
   // Every API call reports whether the API server answered: /readyz says which of "unreachable", "not synced", "follower" holds.
   const api = new ApiReachability();
   const kubeConfig = api.watch(o.kubeConfig);
-  const elector = o.leaderElection === false ? null : new LeaderElector({
+  // A shadow (--dry-run) takes no Lease: one that won kpa-leader would keep the acting kpa from
+  // ever patching. It patches nothing, so it needs no leader: it decides every revision it sees.
+  const elector = o.leaderElection === false || o.dryRun ? null : new LeaderElector({
     api: kubeConfig.makeApiClient(CoordinationV1Api),
     namespace: ownNamespace, leaseName: 'kpa-leader', identity, clock, logger: o.logger.child({ component: 'leader-election' }),
     leaseDurationSeconds: o.leaseDurationSeconds, renewDeadlineSeconds: o.renewDeadlineSeconds, retryPeriodSeconds: o.retryPeriodSeconds,

@@ -73,6 +73,28 @@ describe('leader election on a Lease', () => {
     expect(Date.now() - from).toBeLessThan(1000); // renew deadline 0.6 s < lease duration 1 s
   });
 
+  it('a --dry-run shadow never takes the Lease, is ready, and an acting kpa started after it leads at once', async () => {
+    const opts = {
+      kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [],
+      ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
+    };
+    const shadow = await startKubernetesRun({ ...opts, dryRun: true, identity: 'kpa-shadow' });
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // five retry periods: an elector would have taken the free lease by now
+      expect(shadow.elector).toBeNull();
+      expect(api.calls.filter((c) => c.resource === 'leases')).toEqual([]);
+      expect((await fetch(`http://127.0.0.1:${shadow.live.httpPort}/readyz`)).status).toBe(200);
+      const acting = await startKubernetesRun({ ...opts, dryRun: false, identity: 'kpa-0' });
+      try {
+        await until(() => acting.elector!.isLeader, 2000);
+      } finally {
+        await acting.close();
+      }
+    } finally {
+      await shadow.close();
+    }
+  });
+
   it('a follower reports not ready on /readyz, and ready once it holds the lease', async () => {
     api.put('leases', {
       metadata: { name: 'kpa-leader', namespace: OWN_NAMESPACE },
