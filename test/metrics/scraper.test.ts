@@ -37,23 +37,24 @@ describe('aggregateScrapedStats', () => {
 });
 
 describe('scrape limits and error logging', () => {
-  it('the concurrency limit counts scrapes still running from earlier rounds', async () => {
+  it('a scrape that outlives its runner hold keeps only its own revision\'s slot: the round goes on without it', async () => {
     let released = false;
     const waiting: (() => void)[] = [];
     const release = () => { released = true; waiting.splice(0).forEach((go) => go()); };
     const scraper = new RevisionScraper({
-      fetchStat: () => new Promise((resolve) => (released ? resolve(stat(1)) : waiting.push(() => resolve(stat(1))))),
+      fetchStat: (pod) => (pod.name === 'a' && !released ? new Promise((resolve) => waiting.push(() => resolve(stat(1)))) : Promise.resolve(stat(1))),
     });
     const scraped: string[] = [];
     const loop = new ScrapeLoop({
       targets: () => ['a', 'b'].map((name) => ({ key: { namespace: 'n', name }, pods: [{ name, url: 'http://x', startedAt: 0 }], stableWindowSeconds: 60 })),
-      scraper, clock: new ManualClock(1000), logger: silentLogger(), onStat: (key) => scraped.push(key.name), concurrency: 1,
+      scraper, clock: new ManualClock(1000), logger: silentLogger(), onStat: (key) => scraped.push(key.name), concurrency: 1, runnerHoldMs: 10,
     });
-    const first = loop.runOnce(); // "a" hangs, holding the only slot
-    await loop.runOnce(); // nothing may start
+    await loop.runOnce(); // "a" hangs past the hold: the only runner goes on to "b"
+    await loop.runOnce(); // "a" is still in flight: skipped, not started twice; "b" again
+    expect(scraped).toEqual(['b', 'b']);
     release();
-    await first;
-    expect(scraped).toEqual(['a', 'b']);
+    await loop.stop(); // waits for the scrape that outlived its round
+    expect(scraped).toEqual(['b', 'b', 'a']);
   });
 
   it('logs a failing revision once, whichever pod failed', async () => {
@@ -187,7 +188,34 @@ describe('RevisionScraper over HTTP', () => {
     await loop.runOnce(); // "stuck" is still in flight: skipped, "good" scraped again meanwhile
     expect(got).toEqual(['good', 'good']);
     await first;
+    await until(() => warnings.some((w) => w.includes('no answer')), 3000); // the hung scrape times out after its round
     await loop.runOnce();
+    await loop.stop();
     expect(warnings.filter((w) => w.includes('no answer'))).toHaveLength(1);
   });
+
+  // Issue 11: 16 or more revisions with hung pods filled the global limit, and no healthy revision was scraped.
+  it('revisions with hung pods, more than the concurrency, never keep a healthy revision from its stat', async () => {
+    qp.set('healthy', stat(3, 3, 'healthy'));
+    qp.set('hung', stat(1), 'hang');
+    const got: string[] = [];
+    const hung = Array.from({ length: 20 }, (_, i) => ({ key: { namespace: 'n', name: `hung-${i}` }, pods: [target('hung')], stableWindowSeconds: 60 }));
+    const loop = new ScrapeLoop({
+      targets: () => [...hung, { key: { namespace: 'n', name: 'healthy' }, pods: [target('healthy')], stableWindowSeconds: 60 }],
+      scraper: new RevisionScraper({ timeoutMs: 500 }),
+      clock: new ManualClock(1000), logger: silentLogger(),
+      onStat: (key) => got.push(key.name),
+      concurrency: 4, runnerHoldMs: 20,
+    });
+    // The first round knows nothing yet: the hung revisions come first, each holds a runner for 20 ms only.
+    await loop.runOnce();
+    expect(got).toEqual(['healthy']);
+    // While the 20 hung scrapes are open, and once they have failed (then they go last), every round scrapes the healthy one.
+    for (let round = 0; round < 6; round++) {
+      await loop.runOnce();
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(got).toEqual(Array(7).fill('healthy'));
+    await loop.stop();
+  }, 15_000);
 });
