@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Process plumbing for the benchmarks that run real servers side by side:
@@ -158,4 +161,33 @@ export async function stopChild(proc: ChildProcess): Promise<void> {
   const exited = once(proc, 'exit');
   if (proc.connected) proc.send('stop');
   await exited;
+}
+
+const USAGE = fileURLToPath(new URL('./usageReport.js', import.meta.url));
+
+/** A node process run to its end: wall time from spawn to exit, its own CPU time and peak RSS. */
+export interface ProcessRun {
+  wallSeconds: number;
+  cpuSeconds: number;
+  maxRssBytes: number;
+}
+
+/** Runs node with `args` to its end, output discarded; wall from spawn to exit, CPU and peak RSS from the process itself. */
+export async function timed(args: string[], env: NodeJS.ProcessEnv = process.env, withUsage = true): Promise<ProcessRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'kpa-bench-usage-'));
+  const usageFile = join(dir, 'usage.json');
+  const start = performance.now();
+  const child = spawn(process.execPath, withUsage ? ['--import', USAGE, ...args] : args, {
+    stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, KPA_BENCH_USAGE: usageFile },
+  });
+  if (child.pid !== undefined) own(child.pid);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  const wallSeconds = (performance.now() - start) / 1000;
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}`);
+  const usage = withUsage ? (JSON.parse(readFileSync(usageFile, 'utf8')) as Omit<ProcessRun, 'wallSeconds'>) : { cpuSeconds: NaN, maxRssBytes: NaN };
+  rmSync(dir, { recursive: true, force: true });
+  return { wallSeconds, ...usage };
 }

@@ -5,44 +5,16 @@
  * start-up of `kpa replay` of a one-line file, `kpa --help` and
  * `kpa --version`, beside `node -e 0`, the floor no Node program goes under.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchResult, medianOf } from './harness.js';
-import { own } from './procs.js';
+import { type ProcessRun, timed } from './procs.js';
 import { writeFleet, writeOneDay } from './recordings.js';
 
 const KPA = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const USAGE = fileURLToPath(new URL('./usageReport.js', import.meta.url));
 const MIB = 1024 * 1024;
-
-interface ProcessRun {
-  wallSeconds: number;
-  cpuSeconds: number;
-  maxRssBytes: number;
-}
-
-/** Runs node with `args` to its end, output discarded; wall from spawn to exit, CPU and peak RSS from the process itself. */
-async function timed(args: string[], env: NodeJS.ProcessEnv = process.env, withUsage = true): Promise<ProcessRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'kpa-bench-usage-'));
-  const usageFile = join(dir, 'usage.json');
-  const start = performance.now();
-  const child = spawn(process.execPath, withUsage ? ['--import', USAGE, ...args] : args, {
-    stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, KPA_BENCH_USAGE: usageFile },
-  });
-  if (child.pid !== undefined) own(child.pid);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', resolve);
-  });
-  const wallSeconds = (performance.now() - start) / 1000;
-  if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}`);
-  const usage = withUsage ? (JSON.parse(readFileSync(usageFile, 'utf8')) as Omit<ProcessRun, 'wallSeconds'>) : { cpuSeconds: NaN, maxRssBytes: NaN };
-  rmSync(dir, { recursive: true, force: true });
-  return { wallSeconds, ...usage };
-}
 
 async function runs(n: number, args: string[], env?: NodeJS.ProcessEnv, withUsage?: boolean): Promise<ProcessRun[]> {
   const all: ProcessRun[] = [];
