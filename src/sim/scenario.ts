@@ -10,7 +10,7 @@ import { type DistributionSpec, lognormalParameters } from './distribution.js';
 import { Random } from './random.js';
 import { parseAzureTrace, parseTimestampCsv, TraceError } from './traces.js';
 import type { RateSpec, WorkloadSpec } from './workload.js';
-import { defaultScaleDownRules, defaultScaleUpRules, type HpaScalingRules } from '../scaler/hpa.js';
+import { DEFAULT_DOWNSCALE_STABILIZATION_SECONDS, DEFAULT_TOLERANCE, defaultScaleDownRules, defaultScaleUpRules, type HpaBehavior, type HpaScalingRules } from '../scaler/hpa.js';
 
 /** A scenario mistake; `path` names the field, e.g. `revisions[0].workload.spikes.peak`. */
 export class ScenarioError extends Error {
@@ -40,12 +40,21 @@ export interface SimRevision {
 
 export interface HpaPolicySpec {
   metric: 'concurrency' | 'utilization';
-  /** Per-pod target: concurrent requests, or busy fraction in percent for utilization. */
+  /** Per-pod target: concurrent requests (`averageValue`), or busy time in percent of the request for utilization (`averageUtilization`, an integer). */
   target: number;
   minReplicas: number;
   maxReplicas: number;
-  scaleUp: HpaScalingRules;
-  scaleDown: HpaScalingRules;
+  /** The controller's --horizontal-pod-autoscaler-tolerance (`tolerance`, default 0.1). */
+  tolerance: number;
+  /** The controller's --horizontal-pod-autoscaler-downscale-stabilization (`scaleDownStabilization`, default 300 s). */
+  downscaleStabilizationSeconds: number;
+  /**
+   * `behavior` with Kubernetes' defaults filled in, or null when the scenario
+   * gives none: the controller then takes its nil-behavior path (scale-up
+   * capped at max(2 × current, 4) per sync, no scale-down rate limit), not
+   * the behavior defaults.
+   */
+  behavior: HpaBehavior | null;
 }
 
 export type PolicySpec =
@@ -213,23 +222,30 @@ function policy(v: unknown, path: string): PolicySpec {
   if (metric !== 'concurrency' && metric !== 'utilization') throw new ScenarioError(`${path}.hpa.metric`, 'must be concurrency or utilization');
   const minReplicas = h.minReplicas === undefined ? 1 : num(h.minReplicas, `${path}.hpa.minReplicas`, { min: 1, integer: true });
   const maxReplicas = h.maxReplicas === undefined ? 1000 : num(h.maxReplicas, `${path}.hpa.maxReplicas`, { min: minReplicas, integer: true });
-  const tolerance = h.tolerance === undefined ? 0.1 : num(h.tolerance, `${path}.hpa.tolerance`, { min: 0 });
-  const behavior = obj(h.behavior ?? {}, `${path}.hpa.behavior`, ['scaleUp', 'scaleDown']);
-  const scaleDown = scalingRules(behavior.scaleDown, `${path}.hpa.behavior.scaleDown`, defaultScaleDownRules(), tolerance);
-  if (h.scaleDownStabilization !== undefined) {
-    if (isMap(behavior.scaleDown) && 'stabilizationWindowSeconds' in behavior.scaleDown) {
+  const tolerance = h.tolerance === undefined ? DEFAULT_TOLERANCE : num(h.tolerance, `${path}.hpa.tolerance`, { min: 0 });
+  const downscaleStabilizationSeconds = h.scaleDownStabilization === undefined
+    ? DEFAULT_DOWNSCALE_STABILIZATION_SECONDS
+    : stabilizationWindow(h.scaleDownStabilization, `${path}.hpa.scaleDownStabilization`);
+  let behavior: HpaBehavior | null = null;
+  // As the API server's defaulting (SetDefaults_HorizontalPodAutoscalerBehavior): only a given behavior gets defaults.
+  if (h.behavior !== undefined && h.behavior !== null) {
+    const b = obj(h.behavior, `${path}.hpa.behavior`, ['scaleUp', 'scaleDown']);
+    if (h.scaleDownStabilization !== undefined && isMap(b.scaleDown) && 'stabilizationWindowSeconds' in b.scaleDown) {
       throw new ScenarioError(`${path}.hpa.scaleDownStabilization`, 'give either this or behavior.scaleDown.stabilizationWindowSeconds, not both');
     }
-    scaleDown.stabilizationWindowSeconds = stabilizationWindow(h.scaleDownStabilization, `${path}.hpa.scaleDownStabilization`);
+    behavior = {
+      scaleUp: scalingRules(b.scaleUp, `${path}.hpa.behavior.scaleUp`, defaultScaleUpRules(tolerance)),
+      // A scale-down without a window takes the controller's flag (maybeInitScaleDownStabilizationWindow).
+      scaleDown: scalingRules(b.scaleDown, `${path}.hpa.behavior.scaleDown`, defaultScaleDownRules(downscaleStabilizationSeconds, tolerance)),
+    };
   }
+  const target = h.target === undefined
+    ? (metric === 'utilization' ? 70 : 7)
+    // averageUtilization is an int32 percent; averageValue a quantity.
+    : num(h.target, `${path}.hpa.target`, metric === 'utilization' ? { gt: 0, integer: true } : { gt: 0 });
   return {
     name, kind: 'hpa',
-    hpa: {
-      metric, minReplicas, maxReplicas,
-      target: h.target === undefined ? (metric === 'utilization' ? 70 : 7) : num(h.target, `${path}.hpa.target`, { gt: 0 }),
-      scaleUp: scalingRules(behavior.scaleUp, `${path}.hpa.behavior.scaleUp`, defaultScaleUpRules(), tolerance),
-      scaleDown,
-    },
+    hpa: { metric, target, minReplicas, maxReplicas, tolerance, downscaleStabilizationSeconds, behavior },
   };
 }
 
@@ -244,8 +260,8 @@ function stabilizationWindow(v: unknown, path: string): number {
  * `behavior.scaleUp` / `behavior.scaleDown` with the HorizontalPodAutoscaler's
  * field names; missing fields take Kubernetes' defaults, values its validation.
  */
-function scalingRules(v: unknown, path: string, defaults: HpaScalingRules, tolerance: number): HpaScalingRules {
-  if (v === undefined) return { ...defaults, tolerance };
+function scalingRules(v: unknown, path: string, defaults: HpaScalingRules): HpaScalingRules {
+  if (v === undefined || v === null) return defaults;
   const r = obj(v, path, ['stabilizationWindowSeconds', 'selectPolicy', 'policies', 'tolerance']);
   const selectPolicy = r.selectPolicy ?? defaults.selectPolicy;
   if (selectPolicy !== 'Max' && selectPolicy !== 'Min' && selectPolicy !== 'Disabled') throw new ScenarioError(`${path}.selectPolicy`, 'must be Max, Min or Disabled');
@@ -265,7 +281,7 @@ function scalingRules(v: unknown, path: string, defaults: HpaScalingRules, toler
     stabilizationWindowSeconds: r.stabilizationWindowSeconds === undefined ? defaults.stabilizationWindowSeconds : stabilizationWindow(r.stabilizationWindowSeconds, `${path}.stabilizationWindowSeconds`),
     selectPolicy,
     policies,
-    tolerance: r.tolerance === undefined ? tolerance : num(r.tolerance, `${path}.tolerance`, { min: 0 }),
+    tolerance: r.tolerance === undefined ? defaults.tolerance : num(r.tolerance, `${path}.tolerance`, { min: 0 }),
   };
 }
 

@@ -4,17 +4,30 @@ import { RevisionAutoscaler } from '../decider/multiScaler.js';
 import { aggregateScrapedStats, sampleSize, scrapeOrder } from '../metrics/scrapeSampling.js';
 import type { Stat } from '../metrics/stat.js';
 import type { Recorder } from '../recording/recorder.js';
-import { HpaScaler } from '../scaler/hpa.js';
+import { HpaScaler, milliValue, type PodMetrics } from '../scaler/hpa.js';
 import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
 import type { Random } from './random.js';
 import type { PolicyReport, TimeseriesRow } from './report.js';
-import { type PolicySpec, policySettings, type Scenario, type SimRevision } from './scenario.js';
+import { type HpaPolicySpec, type PolicySpec, policySettings, type Scenario, type SimRevision } from './scenario.js';
 import { type SecondStats, ServingModel } from './servingModel.js';
 
 /** Virtual time starts here (seconds since the epoch), so recordings look like real ones. */
 export const SIM_EPOCH = 1_700_000_000;
-/** The Kubernetes HPA's sync period. */
+/** The Kubernetes HPA's sync period (--horizontal-pod-autoscaler-sync-period). */
 const HPA_PERIOD_SECONDS = 15;
+/** Each pod's metric is its mean over the seconds it was ready within this window before a sync. */
+const HPA_METRIC_WINDOW_SECONDS = 15;
+/** --horizontal-pod-autoscaler-cpu-initialization-period: for `utilization`, a pod started this recently is set aside until one metric window after it became ready. */
+const HPA_CPU_INITIALIZATION_PERIOD_SECONDS = 300;
+/** For `utilization`: every pod requests one core; its metric is its busy fraction of it. */
+const HPA_CPU_REQUEST_MILLI = 1000;
+
+/** The HPA for a scenario policy: a Pods metric with an average value, or a Resource metric with a utilization. */
+function hpaScaler(spec: HpaPolicySpec): HpaScaler {
+  return new HpaScaler(spec, spec.metric === 'utilization'
+    ? { type: 'Utilization', averageUtilization: spec.target, requestMilli: HPA_CPU_REQUEST_MILLI }
+    : { type: 'AverageValue', averageValueMilli: milliValue(spec.target) });
+}
 
 export interface SimulateOptions {
   onSecond?: (row: TimeseriesRow) => void;
@@ -36,7 +49,8 @@ export class RevisionSimulation {
   private readonly autoscaler: RevisionAutoscaler | null = null;
   private readonly scaler: RevisionScaler | null = null;
   private readonly hpa: HpaScaler | null = null;
-  private readonly hpaWindow: number[] = [];
+  /** Per ready pod, its metric's samples of the last window: (second, value). */
+  private readonly hpaSamples = new Map<string, { t: number; value: number }[]>();
   private lastReady = -1;
   private panicSeconds = 0;
   private readonly stableWindow: number;
@@ -63,7 +77,7 @@ export class RevisionSimulation {
       options.recorder?.revision(SIM_EPOCH, key, settings, initial);
     } else if (policy.kind === 'hpa') {
       initial = policy.hpa.minReplicas;
-      this.hpa = new HpaScaler(policy.hpa);
+      this.hpa = hpaScaler(policy.hpa);
     } else initial = policy.replicas;
     // Knative's rule: through the activator when at zero or when excess burst capacity is negative.
     const autoscaler = this.autoscaler;
@@ -132,18 +146,42 @@ export class RevisionSimulation {
     if (out.replicas !== null) this.model.setReplicas(out.replicas, t);
   }
 
+  /**
+   * What the metrics pipeline gives the HPA controller each second, and a
+   * sync every 15 s: ready pods have a metric (their mean over the window),
+   * starting pods none (missing: 0 on a scale-up, the target on a
+   * scale-down), draining pods are being deleted and left out; the current
+   * replicas are the spec's.
+   */
   private hpaSecond(t: number, second: SecondStats): void {
     if (this.policy.kind !== 'hpa') return;
-    const policy = this.policy.hpa;
-    const ready = Math.max(1, second.readyPods.length);
-    const perPod = policy.metric === 'utilization'
-      ? (second.busySeconds * 100) / ready
-      : second.podStats.reduce((s, p) => s + p.averageConcurrentRequests, 0) / ready;
-    this.hpaWindow.push(perPod);
-    if (this.hpaWindow.length > HPA_PERIOD_SECONDS) this.hpaWindow.shift();
+    const utilization = this.policy.hpa.metric === 'utilization';
+    const ready = second.readyPods;
+    // SecondStats sums the ready pods' busy time: each gets an even share.
+    const busyShare = ready.length > 0 ? second.busySeconds / ready.length : 0;
+    ready.forEach((pod, i) => {
+      let samples = this.hpaSamples.get(pod.name);
+      if (!samples) this.hpaSamples.set(pod.name, samples = []);
+      samples.push({ t, value: utilization ? busyShare : second.podStats[i].averageConcurrentRequests });
+      while (samples[0].t <= t - HPA_METRIC_WINDOW_SECONDS) samples.shift();
+    });
     if (t % HPA_PERIOD_SECONDS !== 0) return;
-    const metric = this.hpaWindow.reduce((a, b) => a + b, 0) / this.hpaWindow.length;
-    this.model.setReplicas(this.hpa!.step(t, this.model.targetReplicas, metric, policy.target), t);
+    const readyNames = new Set(ready.map((p) => p.name));
+    for (const name of this.hpaSamples.keys()) if (!readyNames.has(name)) this.hpaSamples.delete(name);
+    const metrics: PodMetrics & { ready: number[] } = { ready: [], unready: 0, missing: 0 };
+    for (const pod of ready) {
+      // groupPods' CPU rule: within its initialization period, a pod whose metric window began before it was ready is unready.
+      if (utilization && pod.startedAt + HPA_CPU_INITIALIZATION_PERIOD_SECONDS > t && t < pod.readyAt + HPA_METRIC_WINDOW_SECONDS) {
+        metrics.unready++;
+        continue;
+      }
+      const samples = this.hpaSamples.get(pod.name)!;
+      const mean = samples.reduce((s, x) => s + x.value, 0) / samples.length;
+      // Quantities in integer milli-units (a CPU usage in millicores of the one-core request).
+      metrics.ready.push(Math.round(mean * (utilization ? HPA_CPU_REQUEST_MILLI : 1000)));
+    }
+    for (const pod of this.model.pods) if (pod.state === 'starting') metrics.missing++;
+    this.model.setReplicas(this.hpa!.step(t, this.model.targetReplicas, metrics), t);
   }
 
   private report(): PolicyReport {

@@ -174,9 +174,25 @@ policies:
     const policy = scenario.policies[0];
     expect(policy.kind === 'hpa' && policy.hpa).toMatchObject({
       target: 5,
-      scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }], tolerance: 0.1 },
-      scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }], tolerance: 0.1 },
+      behavior: {
+        scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }], tolerance: 0.1 },
+        scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }], tolerance: 0.1 },
+      },
     });
+  });
+
+  it('keeps "no behavior" apart from the behavior defaults: the controller takes another path', () => {
+    const scenario = parseScenario(`duration: 60
+revisions: [{name: a, workload: {constant: {rate: 1}}}]
+policies:
+  - {name: none, hpa: {scaleDownStabilization: 60, tolerance: 0.2}}
+  - {name: defaults, hpa: {scaleDownStabilization: 60, tolerance: 0.2, behavior: {}}}
+`);
+    const [none, defaults] = scenario.policies.map((p) => (p.kind === 'hpa' ? p.hpa : null));
+    expect(none).toMatchObject({ behavior: null, downscaleStabilizationSeconds: 60, tolerance: 0.2 });
+    // The controller's flag fills a scale-down window left out (maybeInitScaleDownStabilizationWindow).
+    expect(defaults?.behavior?.scaleDown).toMatchObject({ stabilizationWindowSeconds: 60, tolerance: 0.2 });
+    expect(defaults?.behavior?.scaleUp).toMatchObject({ stabilizationWindowSeconds: 0, tolerance: 0.2 });
   });
 });
 
