@@ -2,7 +2,8 @@
 export interface PolicyReport {
   revision: string;
   policy: string;
-  requests: { total: number; completed: number; failed: number; coldStarts: number };
+  /** `failed`: timed out in the activator or a queue, or cut off by a pod's termination; `rejected`: answered 503 (a full queue). */
+  requests: { total: number; completed: number; failed: number; rejected: number; coldStarts: number };
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   queueMs: { p50: number; p99: number; mean: number };
   podSeconds: number;

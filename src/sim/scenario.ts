@@ -25,6 +25,10 @@ export interface PodModel {
   schedulingDelay: DistributionSpec;
   /** Seconds a terminating pod may take to finish its requests. */
   terminationGracePeriod: number;
+  /** Cores: the requests in service share them (processor sharing), each using at most one. */
+  cpu: number;
+  /** Requests queue-proxy queues beyond containerConcurrency before answering 503 (Knative: 10 × cc; unused at cc 0). */
+  queueDepth: number;
 }
 
 export interface SimRevision {
@@ -36,6 +40,10 @@ export interface SimRevision {
   pod: PodModel;
   /** Seconds a request may wait in the activator before it fails. */
   activatorTimeout: number;
+  /** Requests the activator buffers before answering 503 (Knative: no practical limit, Infinity). */
+  activatorQueueDepth: number;
+  /** How the ingress picks a pod when the activator is not in the path (kube-proxy: random). */
+  routing: 'random' | 'round-robin';
 }
 
 export interface HpaPolicySpec {
@@ -307,7 +315,7 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
   const baseDir = dirname(file);
   const revisions = o.revisions.map((raw: unknown, i: number): SimRevision => {
     const p = `revisions[${i}]`;
-    const r = obj(raw, p, ['name', 'namespace', 'config', 'annotations', 'containerConcurrency', 'workload', 'serviceTime', 'pod', 'activator']);
+    const r = obj(raw, p, ['name', 'namespace', 'config', 'annotations', 'containerConcurrency', 'workload', 'serviceTime', 'pod', 'activator', 'routing']);
     if (typeof r.name !== 'string' || r.name === '') throw new ScenarioError(`${p}.name`, 'must be a non-empty string');
     const settings: RevisionSettings = {
       config: configMap(r.config, `${p}.config`),
@@ -321,8 +329,13 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
       throw err;
     }
     if (r.workload === undefined) throw new ScenarioError(`${p}.workload`, 'is required');
-    const pod = obj(r.pod ?? {}, `${p}.pod`, ['coldStart', 'schedulingDelay', 'terminationGracePeriod']);
-    const activator = obj(r.activator ?? {}, `${p}.activator`, ['timeout']);
+    const pod = obj(r.pod ?? {}, `${p}.pod`, ['coldStart', 'schedulingDelay', 'terminationGracePeriod', 'cpu', 'queueDepth']);
+    const activator = obj(r.activator ?? {}, `${p}.activator`, ['timeout', 'queueDepth']);
+    const cc = settings.containerConcurrency ?? 0;
+    // queue-proxy has no breaker at containerConcurrency 0: every request is in service at once.
+    if (pod.queueDepth !== undefined && cc === 0) throw new ScenarioError(`${p}.pod.queueDepth`, 'needs containerConcurrency > 0 (queue-proxy queues nothing without a limit)');
+    const routing = r.routing ?? 'random';
+    if (routing !== 'random' && routing !== 'round-robin') throw new ScenarioError(`${p}.routing`, `must be random or round-robin, got ${JSON.stringify(routing)}`);
     return {
       namespace: r.namespace === undefined ? 'default' : String(r.namespace),
       name: r.name,
@@ -333,8 +346,12 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
         coldStart: pod.coldStart === undefined ? { constant: 3 } : distribution(pod.coldStart, `${p}.pod.coldStart`),
         schedulingDelay: pod.schedulingDelay === undefined ? { constant: 0.5 } : distribution(pod.schedulingDelay, `${p}.pod.schedulingDelay`),
         terminationGracePeriod: pod.terminationGracePeriod === undefined ? 30 : seconds(pod.terminationGracePeriod, `${p}.pod.terminationGracePeriod`),
+        cpu: pod.cpu === undefined ? 1 : num(pod.cpu, `${p}.pod.cpu`, { gt: 0 }),
+        queueDepth: pod.queueDepth === undefined ? 10 * cc : num(pod.queueDepth, `${p}.pod.queueDepth`, { min: 0, integer: true }),
       },
       activatorTimeout: activator.timeout === undefined ? 300 : seconds(activator.timeout, `${p}.activator.timeout`, true),
+      activatorQueueDepth: activator.queueDepth === undefined ? Infinity : num(activator.queueDepth, `${p}.activator.queueDepth`, { min: 0, integer: true }),
+      routing,
     };
   });
   const policies = o.policies === undefined ? [policy({ kpa: {} }, 'policies[0]')]

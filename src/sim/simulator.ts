@@ -79,11 +79,11 @@ export class RevisionSimulation {
       initial = policy.hpa.minReplicas;
       this.hpa = hpaScaler(policy.hpa);
     } else initial = policy.replicas;
-    // Knative's rule: through the activator when at zero or when excess burst capacity is negative.
-    const autoscaler = this.autoscaler;
-    const viaActivator = autoscaler ? (ready: number) => ready === 0 || autoscaler.excessBurstCapacity < 0 : () => false;
+    // A KPA revision starts with the activator in the path (its SKS in proxy mode) until the
+    // reconciler first wants pods with excess burst capacity ≥ 0 (see decide). HPA-class
+    // revisions are always in serve mode: the activator only takes requests when no pod is ready.
     // The revision starts deployed: its initial pods are ready at t = 0.
-    this.model = new ServingModel(revision, rng, arrivalRng, viaActivator, scenario.duration, initial);
+    this.model = new ServingModel(revision, rng, arrivalRng, policy.kind === 'kpa', scenario.duration, initial);
   }
 
   run(): PolicyReport {
@@ -139,11 +139,17 @@ export class RevisionSimulation {
     this.options.recorder?.tick(at, autoscaler.key);
     const result = autoscaler.tick(at);
     this.options.onDecision?.(at, result);
+    // The activator is in the path if the SKS is in proxy mode or no pod is ready (the SKS
+    // reconciler's override); a switch takes effect at the next decision, as the SKS and the
+    // activator probe would lag the PodAutoscaler's reconcile.
     const out = this.scaler!.step({
       now: at, desiredScale: autoscaler.desiredScale, readyPods: autoscaler.readyPods,
-      currentReplicas: this.model.targetReplicas, activatorInPath: true, // the simulated activator is always there to buffer
+      currentReplicas: this.model.targetReplicas, activatorInPath: this.model.activatorInPath(),
     });
     if (out.replicas !== null) this.model.setReplicas(out.replicas, t);
+    // Knative's KPA reconciler: serve mode (the activator out of the path) only when it wants
+    // pods and the excess burst capacity is ≥ 0; else proxy mode.
+    this.model.activatorMode = !(out.want > 0 && autoscaler.excessBurstCapacity >= 0);
   }
 
   /**
@@ -191,7 +197,7 @@ export class RevisionSimulation {
     return {
       revision: this.revision.name,
       policy: this.policy.name,
-      requests: { total: m.total, completed: m.completed, failed: m.failed, coldStarts: m.coldStarts },
+      requests: { total: m.total, completed: m.completed, failed: m.failed, rejected: m.rejected, coldStarts: m.coldStarts },
       latencyMs: {
         p50: round(m.latency.quantile(0.5)), p90: round(m.latency.quantile(0.9)), p99: round(m.latency.quantile(0.99)),
         max: round(m.latency.max), mean: round(m.latency.mean),

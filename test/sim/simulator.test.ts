@@ -24,7 +24,10 @@ function erlangC(c: number, a: number): number {
 }
 
 describe('queueing theory', () => {
-  it('a fixed pool is an M/M/c queue: mean wait within 5 % of Erlang C', () => {
+  // The activator's revision-wide queue in front of c pods with one slot each (cc 1): M/M/c. Knative keeps
+  // the activator in the path with target-burst-capacity -1; min = max = initial scale pins the pool.
+  // Cores beyond one do not matter at cc 1: a lone request runs at full speed.
+  it.each([1, 4])('a pool behind the activator is an M/M/c queue (pod.cpu %s): mean wait within 5 % of Erlang C', (cpu) => {
     const c = 4;
     const lambda = 3.2;
     const mu = 1;
@@ -34,9 +37,10 @@ seed: 11
 revisions:
   - name: mmc
     containerConcurrency: 1
+    annotations: {autoscaling.knative.dev/target-burst-capacity: "-1", autoscaling.knative.dev/min-scale: "${c}", autoscaling.knative.dev/max-scale: "${c}", autoscaling.knative.dev/initial-scale: "${c}"}
+    pod: {cpu: ${cpu}}
     workload: {constant: {rate: ${lambda}}}
     serviceTime: {exponential: {mean: ${1 / mu}}}
-policies: [{name: fixed, fixed: {replicas: ${c}}}]
 `);
     const [r] = runScenario(scenario).results;
     const expectedWaitMs = (erlangC(c, lambda / mu) / (c * mu - lambda)) * 1000;
@@ -85,8 +89,10 @@ describe('the simulator and the engine', () => {
     expect(kpa.timeInPanicS).toBeGreaterThan(0);
     expect(kpa.pods.max).toBeGreaterThan(3);
     expect(kpa.requests.completed + kpa.requests.failed).toBeLessThanOrEqual(kpa.requests.total);
-    // HPA never goes to zero, but requests queued behind the spike wait for the pods it adds.
-    expect(hpa.requests.coldStarts).toBeGreaterThan(0);
+    // HPA never goes to zero and its pods are served directly (no activator in the path): the spike queues
+    // at the ready pods' queue-proxies, which refuse what is beyond 10 × cc, and no request waits for a new pod.
+    expect(hpa.requests.coldStarts).toBe(0);
+    expect(hpa.requests.rejected).toBeGreaterThan(0);
   });
 
   it('counts as cold starts the requests that waited for a pod to start, and only those', () => {
@@ -153,6 +159,11 @@ describe('bad scenario files', () => {
     { name: 'invalid KPA policy override', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{name: fast, kpa: {config: {stable-window: 3s}}}]', error: /policies\[0\]\.kpa\.config\.stable-window: / },
     { name: 'unknown config key', yaml: 'duration: 60\nrevisions: [{name: a, config: {stable-windoww: 30s}, workload: {constant: {rate: 1}}}]', error: /revisions\[0\]\.config\.stable-windoww: unknown config-autoscaler key/ },
     { name: 'endless duration', yaml: 'duration: 1e12\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]', error: /duration: must be at most 31 days/ },
+    { name: 'pod cpu zero', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, pod: {cpu: 0}}]', error: /revisions\[0\]\.pod\.cpu: must be > 0/ },
+    { name: 'queue depth without a concurrency limit', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, pod: {queueDepth: 5}}]', error: /revisions\[0\]\.pod\.queueDepth: needs containerConcurrency > 0/ },
+    { name: 'fractional queue depth', yaml: 'duration: 60\nrevisions: [{name: a, containerConcurrency: 2, workload: {constant: {rate: 1}}, pod: {queueDepth: 2.5}}]', error: /revisions\[0\]\.pod\.queueDepth: must be a whole number/ },
+    { name: 'negative activator queue depth', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, activator: {queueDepth: -1}}]', error: /revisions\[0\]\.activator\.queueDepth: must be ≥ 0/ },
+    { name: 'unknown routing', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}, routing: least-loaded}]', error: /revisions\[0\]\.routing: must be random or round-robin/ },
     { name: 'policy twice', yaml: 'duration: 60\nrevisions: [{name: a, workload: {constant: {rate: 1}}}]\npolicies: [{kpa: {}}, {kpa: {}}]', error: /policies\[1\]\.name: "kpa" is used twice/ },
   ])('$name → exit 2 naming the field', async ({ yaml, error }) => {
     writeFileSync(join(dir, 'unsorted.csv'), 'timestamp\n1.5\n0.5\n');
