@@ -9,13 +9,15 @@ function syncs(yaml: string): number[] {
   return out;
 }
 
+// The issue's reproductions are of a service whose requests wait rather than compute (1 s each
+// whatever else runs): pods with 100 cores, so processor sharing never slows them.
 describe('the simulated HPA as the Kubernetes controller computes it', () => {
   it('scales up from the ready pods: starting pods have no metric and count as 0 (replica_calculator.go, missing pods)', () => {
     // One ready pod carries all of 10 concurrent requests; the 9 it asked for take 40 s to start.
     // Kubernetes: 10 pods × (10 + 9 × 0) / 10 = 1 per pod, the target: no change while they start.
     // (Multiplying by all 10 replicas went 10 → 110 → 1000.)
     const got = syncs(`duration: 50
-revisions: [{name: a, workload: {constant: {rate: 10}}, serviceTime: {constant: 1}, pod: {coldStart: 40s}}]
+revisions: [{name: a, workload: {constant: {rate: 10}}, serviceTime: {constant: 1}, pod: {coldStart: 40s, cpu: 100}}]
 policies: [{hpa: {target: 1, behavior: {scaleUp: {policies: [{type: Percent, value: 1000, periodSeconds: 15}]}}}}]
 `);
     expect(got).toEqual([10, 10, 10]);
@@ -23,14 +25,15 @@ policies: [{hpa: {target: 1, behavior: {scaleUp: {policies: [{type: Percent, val
 
   it('without behavior, scale-up is capped at max(2 × current, 4) per sync (normalizeDesiredReplicas), not the behavior defaults', () => {
     const got = syncs(`duration: 120
-revisions: [{name: a, workload: {constant: {rate: 100}}, serviceTime: {constant: 1}, pod: {coldStart: 0.5}}]
+revisions: [{name: a, workload: {constant: {rate: 100}}, serviceTime: {constant: 1}, pod: {coldStart: 0.5, cpu: 100}}]
 policies: [{hpa: {target: 1}}]
 `);
     // The behavior defaults gave 5, 10, 20, 40, 80 (max(+4 pods, +100 %)).
     expect(got.slice(0, 5)).toEqual([4, 8, 16, 32, 64]);
-    // Then the ~100 concurrent requests of a Poisson rate of 100 with 1 s requests, seen through the 15 s metric window.
-    expect(got[5]).toBeGreaterThanOrEqual(95);
-    expect(got[5]).toBeLessThanOrEqual(110);
+    // Then at most 2 × 64: about 100 concurrent requests, seen through the 15 s metric window
+    // while the 32 pods that held all of them a second before still report part of that load.
+    expect(got[5]).toBeGreaterThan(64);
+    expect(got[5]).toBeLessThanOrEqual(128);
   });
 });
 
