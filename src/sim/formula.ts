@@ -35,6 +35,8 @@ const FORBIDDEN: Record<string, string> = {
   ArrayNode: 'matrices', RangeNode: 'ranges',
 };
 
+const forbidden = (type: string) => new FormulaError(`${FORBIDDEN[type] ?? `${type}s`} are not allowed in a rate formula`);
+
 type Parse = (expression: string) => MathNode;
 let limitedParse: Parse | undefined;
 
@@ -74,8 +76,9 @@ function check(root: MathNode): void {
       }
       case 'FunctionNode': {
         const fn = (node as unknown as { fn: MathNode }).fn;
-        const name = fn.type === 'SymbolNode' ? (fn as unknown as { name: string }).name : undefined;
-        if (name === undefined || !FUNCTIONS.has(name)) throw new FormulaError(`unknown function ${JSON.stringify(name ?? fn.toString())} (a formula may call ${FORMULA_FUNCTIONS.join(', ')})`);
+        if (fn.type !== 'SymbolNode') throw forbidden(fn.type);
+        const name = (fn as unknown as { name: string }).name;
+        if (!FUNCTIONS.has(name)) throw new FormulaError(`unknown function ${JSON.stringify(name)} (a formula may call ${FORMULA_FUNCTIONS.join(', ')})`);
         return;
       }
       case 'OperatorNode': {
@@ -88,7 +91,7 @@ function check(root: MathNode): void {
       case 'RelationalNode':
         return;
       default:
-        throw new FormulaError(`${FORBIDDEN[node.type] ?? `${node.type}s`} are not allowed in a rate formula`);
+        throw forbidden(node.type);
     }
   });
 }
