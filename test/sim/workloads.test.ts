@@ -95,6 +95,14 @@ describe('rate formulas', () => {
     expect(() => bad(formula)).toThrow(`revisions[0].workload.rate: ${message}`);
   });
 
+  it('simulations/formula-day.yaml is valid: the integral of its rate is about 3.58 M requests', async () => {
+    const { loadScenario } = await import('../../src/sim/scenario.js');
+    const spec = loadScenario('simulations/formula-day.yaml').revisions[0].workload as RateSpec;
+    let total = 0;
+    for (let t = 0; t < 86_400; t++) total += rateAt(spec, t + 0.5);
+    expect(total / 1e6).toBeCloseTo(3.576, 2);
+  });
+
   it('name the path inside a sum', () => {
     expect(() => revisionWith('{sum: [{constant: {rate: 1}}, {rate: "tt"}]}')).toThrow('revisions[0].workload.sum[1].rate: unknown symbol "tt"');
   });
