@@ -11,7 +11,8 @@ export type LineSource = (onLine: (line: string, n: number) => boolean | void) =
 /**
  * The lines of a file, read `chunkBytes` at a time: memory stays flat
  * however large the file (a two-week Azure trace is gigabytes). Synchronous,
- * so scenario parsing stays synchronous; line ends are `\n` or `\r\n`.
+ * so scenario parsing stays synchronous; UTF-8, line ends `\n` or `\r\n`, a
+ * byte-order mark dropped.
  */
 export function fileLines(file: string, chunkBytes = 1 << 20): LineSource {
   return (onLine) => {
@@ -20,10 +21,15 @@ export function fileLines(file: string, chunkBytes = 1 << 20): LineSource {
       const buf = Buffer.allocUnsafe(chunkBytes);
       const decoder = new StringDecoder('utf8');
       let rest = '';
+      let first = true;
       let n = 0;
       for (;;) {
         const got = readSync(fd, buf, 0, chunkBytes, null);
-        const text = rest + (got > 0 ? decoder.write(buf.subarray(0, got)) : decoder.end());
+        let text = rest + (got > 0 ? decoder.write(buf.subarray(0, got)) : decoder.end());
+        if (first && text !== '') {
+          if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+          first = false;
+        }
         let start = 0;
         for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
           const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;

@@ -131,13 +131,18 @@ describe('Azure Functions 2021 traces', () => {
     expect('empirical' in whole.serviceTime && [...whole.serviceTime.empirical].sort()).toEqual([...api.durations!, ...worker.durations!].sort());
   });
 
-  it('reads the same whatever the chunk size, with \\r\\n line ends and no final newline', () => {
+  it('reads the same whatever the chunk size, with a byte-order mark, \\r\\n line ends and no final newline', () => {
     const dir = tempDir('a21');
     const file = join(dir, 'trace.txt');
-    writeFileSync(file, 'app,func,end_timestamp,duration\r\na,f,2.5,0.5\r\nb,f,3,1\r\na,f,10,1.25\r\na,g,4,4');
-    for (const chunk of [1, 3, 7, 1 << 20]) {
-      expect(readAzure2021(fileLines(file, chunk), { app: 'a', durations: true })).toEqual({ starts: [0, 2, 8.75], durations: [0.5, 1.25, 4], clamped: 0 });
+    writeFileSync(file, '\uFEFFapp,func,end_timestamp,duration\r\na,f,2.5,0.5\r\nb,f,3,1\r\na,f,10,1.25\r\na,g,4,4');
+    for (const chunkBytes of [1, 3, 7, 1 << 20]) {
+      expect(readAzure2021(fileLines(file, chunkBytes), { app: 'a', durations: true })).toEqual({ starts: [0, 2, 8.75], durations: [0.5, 1.25, 4], clamped: 0 });
     }
+    // UTF-8 split across chunks decodes whole.
+    writeFileSync(file, 'héllo\nwörld\n');
+    const lines: string[] = [];
+    fileLines(file, 1)((line) => { lines.push(line); });
+    expect(lines).toEqual(['héllo', 'wörld']);
     // Columns are found by name.
     expect(readAzure2021(textLines('duration,end_timestamp,func,app\n1,5,f,a\n'), { app: 'a', func: 'f' }).starts).toEqual([4]);
   });
