@@ -7,8 +7,10 @@ import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { resolveRevision, type RevisionSettings } from '../config/revisionConfig.js';
 import { isMap, toStringMap } from '../config/stringMap.js';
 import { type DistributionSpec, lognormalParameters } from './distribution.js';
+import { FormulaError, formulaRates } from './formula.js';
+import { fileLines, type LineSource } from './lineReader.js';
 import { Random } from './random.js';
-import { parseAzureTrace, parseTimestampCsv, TraceError } from './traces.js';
+import { type Azure2019Function, azure2019Busiest, azure2019DurationPercentiles, azure2019PerMinute, parseTimestampCsv, readAzure2021, type Spread, SPREADS, spreadPerMinute, TraceError } from './traces.js';
 import type { RateSpec, WorkloadSpec } from './workload.js';
 import { DEFAULT_DOWNSCALE_STABILIZATION_SECONDS, DEFAULT_TOLERANCE, defaultScaleDownRules, defaultScaleUpRules, type HpaBehavior, type HpaScalingRules } from '../scaler/hpa.js';
 
@@ -151,11 +153,24 @@ function distribution(v: unknown, path: string): DistributionSpec {
   }
 }
 
-const RATE_KINDS = ['constant', 'step', 'ramp', 'sine', 'spikes', 'onOff', 'sum'] as const;
+const RATE_KINDS = ['constant', 'step', 'ramp', 'sine', 'spikes', 'onOff', 'sum', 'rate'] as const;
 
-function rate(v: unknown, path: string): RateSpec {
+/** `rate: 50` or `rate: "FORMULA"` (evaluated for each second of the scenario's `horizon`). */
+function formulaRate(v: unknown, path: string, horizon: number): RateSpec {
+  if (typeof v === 'number') return { constant: { rate: num(v, path, { min: 0 }) } };
+  if (typeof v !== 'string') throw new ScenarioError(path, `must be a number or a formula such as "50 + 30*sin(2*pi*t/86400)", got ${JSON.stringify(v)}`);
+  try {
+    return { formula: { expression: v, perSecond: formulaRates(v, horizon) } };
+  } catch (err) {
+    if (err instanceof FormulaError) throw new ScenarioError(path, err.message);
+    throw err;
+  }
+}
+
+function rate(v: unknown, path: string, horizon: number): RateSpec {
   const [kind, body] = oneKey(v, path, RATE_KINDS);
   const p = `${path}.${kind}`;
+  if (kind === 'rate') return formulaRate(body, p, horizon);
   const r = (o: Obj, k: string) => num(o[k], `${p}.${k}`, { min: 0 });
   const s = (o: Obj, k: string, positive = false) => seconds(o[k], `${p}.${k}`, positive);
   switch (kind) {
@@ -179,35 +194,155 @@ function rate(v: unknown, path: string): RateSpec {
     case 'onOff': { const o = obj(body, p, ['rate', 'on', 'off']); return { onOff: { rate: r(o, 'rate'), on: s(o, 'on', true), off: s(o, 'off') } }; }
     default: {
       if (!Array.isArray(body) || body.length === 0) throw new ScenarioError(p, 'must be a non-empty list of rates');
-      return { sum: body.map((part, i) => rate(part, `${p}[${i}]`)) };
+      return { sum: body.map((part, i) => rate(part, `${p}[${i}]`, horizon)) };
     }
   }
 }
 
-function workload(v: unknown, path: string, baseDir: string, rng: Random): WorkloadSpec {
-  if (isMap(v) && 'trace' in v) {
-    const o = obj(obj(v, path, ['trace']).trace, `${path}.trace`, ['csv', 'azure', 'function']);
-    const file = o.csv ?? o.azure;
-    const key = o.csv !== undefined ? 'csv' : 'azure';
-    if (typeof file !== 'string' || (o.csv !== undefined && o.azure !== undefined)) {
-      throw new ScenarioError(`${path}.trace`, 'needs exactly one of csv: FILE or azure: FILE');
-    }
+/** Reads a trace file through `read`, turning a missing file or a bad line into an error at `path`. */
+function readTrace<T>(path: string, file: string, baseDir: string, read: (lines: LineSource) => T): T {
+  const full = resolve(baseDir, file);
+  try {
+    return read(fileLines(full));
+  } catch (err) {
+    if (err instanceof TraceError) throw new ScenarioError(path, `${file}: ${err.message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') throw new ScenarioError(path, `cannot read trace file ${full}: ${code}`);
+    throw err;
+  }
+}
+
+function fileName(v: unknown, path: string): string {
+  if (typeof v !== 'string' || v === '') throw new ScenarioError(path, `must be a file name, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function spreadOf(v: unknown, path: string): Spread {
+  if (v === undefined) return 'uniform';
+  if (!SPREADS.includes(v as Spread)) throw new ScenarioError(path, `must be one of ${SPREADS.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as Spread;
+}
+
+/** A revision's workload as read, with what its serviceTime may take from it. */
+interface Load {
+  workload: WorkloadSpec;
+  /** The trace's durations (seconds), for `serviceTime: trace`. */
+  durations?: number[];
+  /** The Azure 2019 function it replays, the default for `serviceTime: {azure2019Durations}`. */
+  functionHash?: string;
+}
+
+/** The workload of a revision that `trace: {azure, top}` made from one function of the file (read once for them all). */
+class Azure2019Expanded {
+  constructor(readonly fn: Azure2019Function, readonly spread: Spread) {}
+}
+
+/** Names for functions: the shortest hash prefix, 8 characters or more, that tells them apart. */
+function shortHashes(hashes: string[]): string[] {
+  for (let len = 8; len <= 64; len += 4) {
+    const short = hashes.map((h) => h.slice(0, len).toLowerCase());
+    if (new Set(short).size === short.length) return short;
+  }
+  return hashes.map((h, i) => `${h.slice(0, 8).toLowerCase()}-${i + 1}`);
+}
+
+/**
+ * The scenario's revision entries, each with the path its errors are reported
+ * under. An entry whose workload is `trace: {azure: FILE, top: N,
+ * minInvocations?, spread?}` becomes one revision per function among the N
+ * busiest of that 2019 file, named `<name>-<short hash>`, every other field
+ * of the entry shared (errors in them name the entry).
+ */
+function expandRevisions(list: unknown[], baseDir: string): Array<{ raw: unknown; path: string }> {
+  return list.flatMap((raw, i) => {
+    const path = `revisions[${i}]`;
+    if (!isMap(raw) || !isMap(raw.workload) || !isMap(raw.workload.trace) || raw.workload.trace.top === undefined) return [{ raw, path }];
+    const tp = `${path}.workload.trace`;
+    obj(raw.workload, `${path}.workload`, ['trace']);
+    const o = obj(raw.workload.trace, tp, ['azure', 'top', 'minInvocations', 'spread']);
+    if (o.azure === undefined) throw new ScenarioError(`${tp}.top`, 'needs azure: FILE (an Azure Functions 2019 invocations file)');
+    const file = fileName(o.azure, `${tp}.azure`);
+    const top = num(o.top, `${tp}.top`, { min: 1, integer: true });
+    const minInvocations = o.minInvocations === undefined ? 0 : num(o.minInvocations, `${tp}.minInvocations`, { min: 0, integer: true });
+    const spread = spreadOf(o.spread, `${tp}.spread`);
+    if (typeof raw.name !== 'string' || raw.name === '') throw new ScenarioError(`${path}.name`, 'must be a non-empty string (the prefix of the revisions made from the trace)');
+    const fns = readTrace(`${tp}.azure`, file, baseDir, (lines) => azure2019Busiest(lines, top, minInvocations));
+    const names = shortHashes(fns.map((fn) => fn.function));
+    return fns.map((fn, k) => ({ raw: { ...raw, name: `${raw.name}-${names[k]}`, workload: new Azure2019Expanded(fn, spread) }, path }));
+  });
+}
+
+const TRACE_KINDS = ['csv', 'azure', 'azure2021'] as const;
+const TRACE_FIELDS: Record<(typeof TRACE_KINDS)[number], string[]> = {
+  csv: ['csv'],
+  azure: ['azure', 'function', 'spread', 'top', 'minInvocations'],
+  azure2021: ['azure2021', 'app', 'func'],
+};
+
+function workload(v: unknown, path: string, ctx: { baseDir: string; rng: Random; duration: number; durations: boolean }): Load {
+  const { baseDir, rng } = ctx;
+  if (v instanceof Azure2019Expanded) return { workload: { trace: { timestamps: spreadPerMinute(v.fn.perMinute, v.spread, rng) } }, functionHash: v.fn.function };
+  if (!isMap(v) || !('trace' in v)) return { workload: rate(v, path, ctx.duration) };
+  const tp = `${path}.trace`;
+  const body = obj(v, path, ['trace']).trace;
+  const kinds = isMap(body) ? TRACE_KINDS.filter((k) => body[k] !== undefined) : [];
+  if (kinds.length !== 1) throw new ScenarioError(tp, 'needs exactly one of csv: FILE, azure: FILE or azure2021: FILE');
+  const kind = kinds[0];
+  const o = obj(body, tp, TRACE_FIELDS[kind]);
+  const file = fileName(o[kind], `${tp}.${kind}`);
+  const at = `${tp}.${kind}`;
+  if (kind === 'csv') {
     const full = resolve(baseDir, file);
     let text: string;
     try {
       text = readFileSync(full, 'utf8');
     } catch (err) {
-      throw new ScenarioError(`${path}.trace.${key}`, `cannot read trace file ${full}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ScenarioError(at, `cannot read trace file ${full}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     try {
-      const timestamps = key === 'csv' ? parseTimestampCsv(text) : parseAzureTrace(text, rng, typeof o.function === 'string' ? o.function : undefined);
-      return { trace: { timestamps } };
+      return { workload: { trace: { timestamps: parseTimestampCsv(text) } } };
     } catch (err) {
-      if (err instanceof TraceError) throw new ScenarioError(`${path}.trace.${key}`, `${file}: ${err.message}`);
+      if (err instanceof TraceError) throw new ScenarioError(at, `${file}: ${err.message}`);
       throw err;
     }
   }
-  return rate(v, path);
+  if (kind === 'azure') {
+    if (o.minInvocations !== undefined) throw new ScenarioError(`${tp}.minInvocations`, 'only with top: N (one revision for each of the N busiest functions)');
+    if (o.function !== undefined && (typeof o.function !== 'string' || o.function === '')) throw new ScenarioError(`${tp}.function`, 'must be a HashFunction of the file');
+    const fn = o.function as string | undefined;
+    const spread = spreadOf(o.spread, `${tp}.spread`);
+    const perMinute = readTrace(at, file, baseDir, (lines) => azure2019PerMinute(lines, fn));
+    return { workload: { trace: { timestamps: spreadPerMinute(perMinute, spread, rng) } }, functionHash: fn };
+  }
+  for (const key of ['app', 'func']) {
+    if (o[key] !== undefined && (typeof o[key] !== 'string' || o[key] === '')) throw new ScenarioError(`${tp}.${key}`, `must be the trace's ${key} id (a string), got ${JSON.stringify(o[key])}`);
+  }
+  if (o.app === undefined) throw new ScenarioError(`${tp}.app`, 'is required: the app whose invocations to replay (func: narrows it to one function)');
+  const trace = readTrace(at, file, baseDir, (lines) => readAzure2021(lines, { app: o.app as string, func: o.func as string | undefined, durations: ctx.durations }));
+  return { workload: { trace: { timestamps: trace.starts } }, durations: trace.durations };
+}
+
+/**
+ * A revision's serviceTime: a distribution, `trace` (the durations of its
+ * azure2021 trace, sampled at random), or `{azure2019Durations: FILE,
+ * function?}` (that function's percentiles, piecewise linear between them).
+ */
+function serviceTime(v: unknown, path: string, baseDir: string, load: Load): DistributionSpec {
+  if (v === undefined) return { constant: 0.1 };
+  if (v === 'trace') {
+    if (!load.durations) throw new ScenarioError(path, '"trace" takes the durations of the workload\'s trace, and only trace: {azure2021: FILE, app, func} has them');
+    return { empirical: load.durations };
+  }
+  if (isMap(v) && 'azure2019Durations' in v) {
+    const o = obj(v, path, ['azure2019Durations', 'function']);
+    const at = `${path}.azure2019Durations`;
+    const file = fileName(o.azure2019Durations, at);
+    const fn = o.function ?? load.functionHash;
+    if (fn === undefined) throw new ScenarioError(`${path}.function`, 'is required (the HashFunction whose durations to use), unless the workload is one function of an Azure 2019 file');
+    if (typeof fn !== 'string' || fn === '') throw new ScenarioError(`${path}.function`, `must be a HashFunction, got ${JSON.stringify(fn)}`);
+    return { percentiles: readTrace(at, file, baseDir, (lines) => azure2019DurationPercentiles(lines, fn)) };
+  }
+  return distribution(v, path);
 }
 
 function policy(v: unknown, path: string): PolicySpec {
@@ -313,8 +448,7 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
   if (duration > MAX_DURATION_SECONDS) throw new ScenarioError('duration', `must be at most 31 days (${MAX_DURATION_SECONDS} s), got ${duration} s`);
   if (!Array.isArray(o.revisions) || o.revisions.length === 0) throw new ScenarioError('revisions', 'must be a non-empty list');
   const baseDir = dirname(file);
-  const revisions = o.revisions.map((raw: unknown, i: number): SimRevision => {
-    const p = `revisions[${i}]`;
+  const revisions = expandRevisions(o.revisions, baseDir).map(({ raw, path: p }): SimRevision => {
     const r = obj(raw, p, ['name', 'namespace', 'config', 'annotations', 'containerConcurrency', 'workload', 'serviceTime', 'pod', 'activator', 'routing']);
     if (typeof r.name !== 'string' || r.name === '') throw new ScenarioError(`${p}.name`, 'must be a non-empty string');
     const settings: RevisionSettings = {
@@ -336,12 +470,13 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
     if (pod.queueDepth !== undefined && cc === 0) throw new ScenarioError(`${p}.pod.queueDepth`, 'needs containerConcurrency > 0 (queue-proxy queues nothing without a limit)');
     const routing = r.routing ?? 'random';
     if (routing !== 'random' && routing !== 'round-robin') throw new ScenarioError(`${p}.routing`, `must be random or round-robin, got ${JSON.stringify(routing)}`);
+    const load = workload(r.workload, `${p}.workload`, { baseDir, rng, duration, durations: r.serviceTime === 'trace' });
     return {
       namespace: r.namespace === undefined ? 'default' : String(r.namespace),
       name: r.name,
       settings,
-      workload: workload(r.workload, `${p}.workload`, baseDir, rng),
-      serviceTime: r.serviceTime === undefined ? { constant: 0.1 } : distribution(r.serviceTime, `${p}.serviceTime`),
+      workload: load.workload,
+      serviceTime: serviceTime(r.serviceTime, `${p}.serviceTime`, baseDir, load),
       pod: {
         coldStart: pod.coldStart === undefined ? { constant: 3 } : distribution(pod.coldStart, `${p}.pod.coldStart`),
         schedulingDelay: pod.schedulingDelay === undefined ? { constant: 0.5 } : distribution(pod.schedulingDelay, `${p}.pod.schedulingDelay`),

@@ -8,7 +8,9 @@ export type RateSpec =
   | { sine: { mean: number; amplitude: number; period: number; phase?: number } }
   | { spikes: { base: number; peak: number; every: number; duration: number; start?: number } }
   | { onOff: { rate: number; on: number; off: number } }
-  | { sum: RateSpec[] };
+  | { sum: RateSpec[] }
+  /** A formula of t (`rate: "50 + 30*sin(2*pi*t/86400)"`), evaluated when the scenario is read: the rate of each second. */
+  | { formula: { expression: string; perSecond: Float64Array } };
 
 /** Where requests come from: a rate (Poisson arrivals) or a recorded trace. */
 export type WorkloadSpec = RateSpec | { trace: { timestamps: number[] } };
@@ -34,6 +36,10 @@ export function rateAt(spec: RateSpec, t: number): number {
   if ('onOff' in spec) {
     const { rate, on, off } = spec.onOff;
     return t % (on + off) < on ? rate : 0;
+  }
+  if ('formula' in spec) {
+    const { perSecond } = spec.formula;
+    return perSecond.length === 0 ? 0 : perSecond[Math.min(perSecond.length - 1, Math.max(0, Math.floor(t)))];
   }
   return spec.sum.reduce((total, part) => total + rateAt(part, t), 0);
 }

@@ -30,7 +30,7 @@ register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});
   return { status: result.status, stdout: result.stdout, modules };
 }
 
-const HEAVY = ['@kubernetes/client-node/', 'fastify/', 'ws/', 'pino/', 'prom-client/', 'undici/', 'yaml/'];
+const HEAVY = ['@kubernetes/client-node/', 'fastify/', 'ws/', 'pino/', 'prom-client/', 'undici/', 'yaml/', 'mathjs/'];
 const heavyIn = (modules: string[]) => HEAVY.filter((name) => modules.some((url) => url.includes(`/node_modules/${name}`)));
 
 describe.skipIf(!existsSync('dist/src/cli/main.js'))('what the built kpa loads at start-up', () => {
