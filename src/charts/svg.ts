@@ -302,8 +302,8 @@ export interface ScatterPoint {
   yInterval?: readonly [number, number];
 }
 
-/** A scatter plot with the Pareto front joined by a line. */
-export function scatterChart(title: string, points: readonly ScatterPoint[], xLabel: string, yLabel: string, width = 600, height = 400): string {
+/** A scatter plot with the Pareto front joined by a line (`joinFront`; a front of intervals is not a curve: then only colored). */
+export function scatterChart(title: string, points: readonly ScatterPoint[], xLabel: string, yLabel: string, width = 600, height = 400, joinFront = true): string {
   const m = { left: 60, right: 20, top: 40, bottom: 50 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
@@ -315,7 +315,7 @@ export function scatterChart(title: string, points: readonly ScatterPoint[], xLa
   for (const t of yt) parts.push(`<line class="grid" x1="${m.left}" x2="${m.left + w}" y1="${f(Y(t))}" y2="${f(Y(t))}"/><text x="${m.left - 6}" y="${f(Y(t) + 4)}" text-anchor="end">${label(t)}</text>`);
   for (const t of xt) parts.push(`<text x="${f(X(t))}" y="${m.top + h + 16}" text-anchor="middle">${label(t)}</text>`);
   const front = points.filter((p) => p.front).sort((a, b) => a.x - b.x);
-  if (front.length > 1) parts.push(`<path d="${front.map((p, i) => `${i ? 'L' : 'M'}${f(X(p.x))} ${f(Y(p.y))}`).join('')}" fill="none" stroke="#e45756" stroke-width="1.5"/>`);
+  if (joinFront && front.length > 1) parts.push(`<path d="${front.map((p, i) => `${i ? 'L' : 'M'}${f(X(p.x))} ${f(Y(p.y))}`).join('')}" fill="none" stroke="#e45756" stroke-width="1.5"/>`);
   for (const p of points) {
     const color = p.front ? '#e45756' : '#4c78a8';
     if (p.xInterval && p.xInterval[1] > p.xInterval[0]) parts.push(`<line class="ci" x1="${f(X(p.xInterval[0]))}" x2="${f(X(p.xInterval[1]))}" y1="${f(Y(p.y))}" y2="${f(Y(p.y))}" stroke="${color}"/>`);
