@@ -124,7 +124,10 @@ export class IntervalHistogram {
     let seen = 0;
     for (let i = this.lo; i <= this.hi; i++) {
       seen += this.counts[i];
-      if (seen >= rank) return i === 0 ? Math.min(this.max, IntervalHistogram.MIN) : Math.min(this.max, IntervalHistogram.MIN * 1.05 ** (i - 0.5));
+      if (seen >= rank) {
+        if (i === this.counts.length - 1) return this.max; // the last bucket holds everything beyond: its values are unbounded
+        return Math.min(this.max, i === 0 ? IntervalHistogram.MIN : IntervalHistogram.MIN * 1.05 ** (i - 0.5));
+      }
     }
     return this.max;
   }
