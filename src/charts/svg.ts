@@ -16,6 +16,8 @@ export interface Series {
   legend?: boolean;
   /** Break the line where consecutive points are further apart than this in x (no data in between). */
   gap?: number;
+  /** [x, low, high]: a shaded band around the line (the min and max a mean stands for). */
+  range?: readonly (readonly [number, number, number])[];
 }
 
 export interface LineChartSpec {
@@ -151,7 +153,11 @@ export function lineChart(spec: LineChartSpec): string {
   const xMax = spec.xMax ?? maxOf(xs(), 1);
   const xMin = Math.min(0, minOf(xs(), xMax - 1));
   const yMax = (right: boolean) => maxOf((function* () {
-    for (const s of spec.series) if (Boolean(s.right) === right) for (const p of s.points) yield p[1];
+    for (const s of spec.series) {
+      if (Boolean(s.right) !== right) continue;
+      for (const p of s.points) yield p[1];
+      for (const p of s.range ?? []) yield p[2];
+    }
   })(), 0);
   const leftTicks = niceTicks(yMax(false));
   const rightTicks = niceTicks(yMax(true));
@@ -168,14 +174,31 @@ export function lineChart(spec: LineChartSpec): string {
   if (spec.rightLabel) for (const t of rightTicks) parts.push(`<text x="${m.left + w + 6}" y="${f(Y(t, true) + 4)}">${label(t)}</text>`);
   const clock = spec.time === true && xMax - xMin > 3600;
   const days = xMax > 86400;
-  for (const t of clock ? clockTicks(xMax - xMin, days ? 7 : 8) : niceTicks(xMax - xMin, 8)) {
+  const xTicks = clock ? clockTicks(xMax - xMin, days ? 7 : 8) : niceTicks(xMax - xMin, 8);
+  const wholeDays = clock && xTicks.length > 1 && xTicks[1] % 86400 === 0;
+  for (const t of xTicks) {
     const x = xMin + t;
     if (x > xMax) continue;
-    parts.push(`<text x="${f(X(x))}" y="${m.top + h + 16}" text-anchor="middle">${clock ? clockLabel(x, days) : label(x)}</text>`);
+    const text = !clock ? label(x) : wholeDays ? `day ${x / 86400 + 1}` : clockLabel(x, days);
+    // A label at the right edge ends there instead of running off the chart.
+    const anchor = X(x) + text.length * 3.5 > width ? 'end' : 'middle';
+    parts.push(`<text x="${f(X(x))}" y="${m.top + h + 16}" text-anchor="${anchor}">${text}</text>`);
   }
   parts.push(`<text x="${m.left + w / 2}" y="${m.top + h + 32}" text-anchor="middle">${esc(spec.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${m.top + h / 2}) rotate(-90)" text-anchor="middle">${esc(spec.leftLabel)}</text>`);
   if (spec.rightLabel) parts.push(`<text transform="translate(${width - 10} ${m.top + h / 2}) rotate(90)" text-anchor="middle">${esc(spec.rightLabel)}</text>`);
+  for (const s of spec.series) {
+    if (!s.range || s.range.length === 0) continue;
+    // One polygon per stretch without a gap: the highs left to right, the lows back.
+    const runs: (readonly [number, number, number])[][] = [[]];
+    s.range.forEach((p, j) => {
+      if (j > 0 && s.gap !== undefined && p[0] - s.range![j - 1][0] > s.gap) runs.push([]);
+      runs[runs.length - 1].push(p);
+    });
+    const d = runs.filter((r) => r.length > 0).map((r) => `M${r.map(([x, , hi]) => `${f(X(x))} ${f(Y(hi, s.right))}`).join('L')}L${
+      [...r].reverse().map(([x, lo]) => `${f(X(x))} ${f(Y(lo, s.right))}`).join('L')}Z`).join('');
+    parts.push(`<path class="range" d="${d}" fill="${esc(s.color)}" fill-opacity="0.18" stroke="none"><title>${esc(s.name)}: min–max</title></path>`);
+  }
   for (const s of spec.series) {
     const pts = downsample(s.points);
     if (pts.length === 0) continue;

@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import { cdfChart, clockLabel, lineChart, type Series, timeAxisLabel } from '../charts/svg.js';
 import type { PolicyReport, PolicyStatistics, SimulationReport } from './report.js';
 import type { Scenario } from './scenario.js';
-import { LATENCY_INTERVAL_S, type RunSeries, SeriesCollector } from './series.js';
+import { type BucketSeries, LATENCY_INTERVAL_S, type RunSeries, SeriesCollector } from './series.js';
 import { formatSummary, type Summary } from './stats.js';
 
 export { SeriesCollector };
@@ -28,9 +28,16 @@ function when(t: number, durationS: number): string {
   return durationS > 3600 ? clockLabel(t, durationS > 86400) : `${t} s`;
 }
 
-function bucketNote(s: RunSeries | undefined, what = 'each line'): string | undefined {
+function bucketNote(s: RunSeries | undefined, mean = true): string | undefined {
   const b = s?.failed.bucketSeconds ?? 1;
-  return b > 1 ? `${what}: the min and max of every ${b} s (per-second values; ${s?.p99.bucketSeconds} s buckets for p99)` : undefined;
+  if (b <= 1) return undefined;
+  return mean ? `lines: the mean of every ${b} s of per-second values (p99: of every ${s?.p99.bucketSeconds} s of 10 s values); shading: their min to max`
+    : `lines: the min and max of every ${b} s of per-second values, in the order they happened`;
+}
+
+/** A bucketed series as a chart line: every value for 1 s buckets; else the bucket means, shaded from min to max. */
+function meanWithRange(s: BucketSeries): Pick<Series, 'points' | 'range'> {
+  return s.bucketSeconds === 1 ? { points: s.envelope() } : { points: s.means(), range: s.spans() };
 }
 
 /** The traffic-vs-pods chart of one run, as standalone SVG (the README shows one). */
@@ -40,7 +47,7 @@ export function trafficChart(result: PolicyReport, series: SeriesCollector): str
   return lineChart({
     title: `${result.revision} — ${result.policy}: traffic and pods`,
     xLabel: timeAxisLabel(series.durationS), leftLabel: 'requests', rightLabel: 'pods', bands, time: true, xMax: series.durationS,
-    note: bucketNote(s),
+    note: bucketNote(s, false),
     series: [
       { name: 'arrivals/s', points: s?.arrivals.envelope() ?? [], color: '#9ecae9' },
       { name: 'in flight', points: s?.inFlight.envelope() ?? [], color: '#4c78a8' },
@@ -57,27 +64,33 @@ function revisionCharts(revision: string, results: readonly PolicyReport[], seri
   const common = { xLabel: timeAxisLabel(duration), time: true, xMax: duration, note: bucketNote(runs[0]?.s) };
   const perPolicy = (pick: (s: RunSeries) => [number, number][], extra: Partial<Series> = {}): Series[] =>
     runs.map(({ r, s, color }) => ({ name: r.policy, points: s ? pick(s) : [], color, ...extra }));
+  const meanPerPolicy = (pick: (s: RunSeries) => BucketSeries | null, extra: Partial<Series> = {}): Series[] =>
+    runs.map(({ r, s, color }) => {
+      const b = s ? pick(s) : null;
+      return { name: r.policy, points: [], color, ...(b ? meanWithRange(b) : {}), ...extra };
+    });
   const charts: string[] = [];
   const first = runs[0]?.s;
   charts.push(lineChart({
     ...common, title: `${revision}: arrivals and requests in flight`, leftLabel: 'requests',
-    series: [{ name: 'arrivals/s (mean per bucket)', points: first?.arrivals.means() ?? [], color: '#bbbbbb' }, ...perPolicy((s) => s.inFlight.envelope())],
+    series: [{ name: 'arrivals/s (mean per bucket)', points: first?.arrivals.means() ?? [], color: '#bbbbbb' }, ...meanPerPolicy((s) => s.inFlight)],
   }));
   const bands = runs.flatMap(({ r, s, fill }) => (s?.panic.ranges() ?? []).map(([from, to]) => ({ from, to, color: fill, label: `${r.policy}: panic` })));
   charts.push(lineChart({
-    ...common, title: `${revision}: pods (solid: ready, dashed: desired; shaded: panic)`, leftLabel: 'pods', bands,
+    ...common, note: bucketNote(first, false), title: `${revision}: pods (solid: ready, dashed: desired; shaded: panic)`, leftLabel: 'pods', bands,
     series: [...perPolicy((s) => s.ready.envelope(), { step: true }), ...perPolicy((s) => s.desired.envelope(), { step: true, dash: true, legend: false })],
   }));
-  charts.push(lineChart({ ...common, title: `${revision}: requests waiting in the activator`, leftLabel: 'requests', series: perPolicy((s) => s.activatorQueue.envelope()) }));
+  charts.push(lineChart({ ...common, title: `${revision}: requests waiting in the activator`, leftLabel: 'requests', series: meanPerPolicy((s) => s.activatorQueue) }));
   charts.push(lineChart({
     ...common, title: `${revision}: p99 latency per 10 s (requests completed in each 10 s)`, leftLabel: 'p99 latency (ms)',
-    series: runs.map(({ r, s, color }) => ({ name: r.policy, points: s?.p99.envelope() ?? [], color, gap: 2 * (s?.p99.bucketSeconds ?? LATENCY_INTERVAL_S) })),
+    series: runs.map(({ r, s, color }) => ({ name: r.policy, color, ...(s ? meanWithRange(s.p99) : { points: [] }), gap: 2 * (s?.p99.bucketSeconds ?? LATENCY_INTERVAL_S) })),
   }));
   const rejected = runs.some(({ s }) => s?.rejected);
+  const none = runs.every(({ s }) => !s || (s.failed.total === 0 && (s.rejected?.total ?? 0) === 0));
   charts.push(lineChart({
-    ...common, title: `${revision}: ${rejected ? 'failed (solid) and rejected (dashed) requests' : 'failed requests'} per second`, leftLabel: 'requests/s',
+    ...common, ...(none ? { note: `no request ${rejected ? 'failed or was rejected' : 'failed'} in this run` } : {}), title: `${revision}: ${rejected ? 'failed (solid) and rejected (dashed) requests' : 'failed requests'} per second`, leftLabel: 'requests/s',
     // Rejections per second appear here once the serving model counts them (SecondExtras.rejected).
-    series: [...perPolicy((s) => s.failed.envelope()), ...(rejected ? perPolicy((s) => s.rejected?.envelope() ?? [], { dash: true, legend: false }) : [])],
+    series: [...meanPerPolicy((s) => s.failed), ...(rejected ? meanPerPolicy((s) => s.rejected, { dash: true, legend: false }) : [])],
   }));
   charts.push(cdfChart(`${revision}: end-to-end latency by percentile (cumulative, log axes)`, runs.map(({ r, color }) => ({ name: r.policy, color, buckets: r.latencyHistogram })), 'latency (ms, log scale)'));
   return charts.join('');

@@ -66,6 +66,15 @@ export class BucketSeries {
     return out;
   }
 
+  /** Each bucket's [end, min, max]: the range a mean line stands for. */
+  spans(): [number, number, number][] {
+    const out: [number, number, number][] = [];
+    for (let b = 0; b < this.buckets; b++) {
+      if (this.count[b] > 0) out.push([Math.min(this.durationS, (b + 1) * this.bucketSeconds), this.min[b], this.max[b]]);
+    }
+    return out;
+  }
+
   /** Time ranges of the buckets where the value was ever above 0, merged: [from, to] in seconds. */
   ranges(): [number, number][] {
     const out: [number, number][] = [];
