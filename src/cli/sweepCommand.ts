@@ -2,19 +2,24 @@ import { writeFileSync } from 'node:fs';
 import { makeOutputDir } from './outputFiles.js';
 import { join } from 'node:path';
 import { scatterChart } from '../charts/svg.js';
-import { paretoFront } from '../sim/pareto.js';
+import { paretoFrontIntervals } from '../sim/pareto.js';
+import { formatSummary } from '../sim/stats.js';
 import { loadScenario, ScenarioError } from '../sim/scenario.js';
-import { defaultWorkers, grid, parseParam, runSweep, type SweepResult, SweepParamError } from '../sim/sweep.js';
+import { defaultWorkers, grid, interval, parseParam, runSweep, SWEEP_FIGURES, type SweepFigure, type SweepResult, SweepParamError } from '../sim/sweep.js';
+import { seedsOption } from './simulateCommand.js';
 import { unknownKeyWarnings } from '../config/unknownKeys.js';
 import { scenarioWarnings } from './scenarioWarnings.js';
 import { type CommandContext, type OptionTable, parseCommandArgs, UsageError } from './usage.js';
 
-export const SWEEP_USAGE = `kpa sweep SCENARIO --param KEY=v1,v2,… [--param …] --out DIR [--workers N]
+export const SWEEP_USAGE = `kpa sweep SCENARIO --param KEY=v1,v2,… [--param …] --out DIR [--workers N] [--seeds N]
   Runs the scenario's KPA policy for every combination of the parameters
-  (KEY: config.<config-autoscaler key> or annotations.<annotation>, e.g.
+  (KEY: config.<config-autoscaler key>, annotations.<annotation> or seed, e.g.
   --param config.stable-window=30s,60s,120s --param annotations.autoscaling.knative.dev/target=5,10)
   in parallel worker threads, and writes DIR/results.csv, DIR/sweep.json and
   DIR/index.html with the Pareto fronts of cold starts and p99 latency against pod-seconds.
+  --seeds N runs every point with N seeds (its seed, seed + 1, …) and reports
+  means with 95 % confidence intervals; a point leaves the Pareto front only
+  when another is better beyond both intervals.
   A run that fails (an invalid value) is listed as failed with its reason, in
   the table and on standard error, and the exit status is then 1.`;
 
@@ -36,6 +41,7 @@ const SWEEP_OPTIONS = {
   param: { type: 'string', multiple: true },
   out: { type: 'string' },
   workers: { type: 'string' },
+  seeds: { type: 'string' },
 } as const satisfies OptionTable;
 
 export async function sweepCommand(ctx: CommandContext): Promise<number> {
@@ -60,20 +66,24 @@ export async function sweepCommand(ctx: CommandContext): Promise<number> {
     ctx.stderr.write(`kpa sweep: ${file}: ${err.message}\n`);
     return 2;
   }
+  const seeds = seedsOption(values.seeds);
   const runs = grid(params);
-  const workers = values.workers === undefined ? defaultWorkers(runs.length) : Number(values.workers);
+  const workers = values.workers === undefined ? defaultWorkers(runs.length * seeds) : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers must be a whole number ≥ 0');
   makeOutputDir('--out', values.out); // before the runs: a bad --out must not cost a whole sweep
-  const results = await runSweep(file, runs, workers, progressBar(ctx, runs.length));
+  const results = await runSweep(file, runs, workers, progressBar(ctx, runs.length * seeds), seeds);
   const keys = params.map((p) => p.key);
   // A failed run (an invalid value, a run that threw) has no figures: it shows as failed with its reason, never as zeros.
-  const header = [...keys, 'coldStarts', 'failed', 'p99Ms', 'podSeconds', 'scaleEvents', 'error'];
+  // With several seeds the figures are means, each followed by its 95 % interval's bounds.
+  const figureColumns = seeds > 1 ? SWEEP_FIGURES.flatMap((k) => [k, `${k}Low`, `${k}High`]) : [...SWEEP_FIGURES];
+  const figureCells = (r: SweepResult) => (seeds > 1 && r.stats ? SWEEP_FIGURES.flatMap((k) => [r[k], r.stats![k].low, r.stats![k].high]) : SWEEP_FIGURES.map((k) => r[k]));
+  const header = [...keys, ...figureColumns, 'error'];
   const rows = results.map((r) => [...keys.map((k) => r.params[k]),
-    ...(r.error === undefined ? [r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents, ''] : ['', '', '', '', '', `failed: ${r.error}`])]);
+    ...(r.error === undefined ? [...figureCells(r), ''] : [...figureColumns.map(() => ''), `failed: ${r.error}`])]);
   writeFileSync(join(values.out, 'results.csv'), `${[header, ...rows].map((row) => row.map(csvCell).join(',')).join('\n')}\n`);
   const json = results.map((r) => (r.error === undefined ? r : { params: r.params, error: r.error }));
-  writeFileSync(join(values.out, 'sweep.json'), `${JSON.stringify({ scenario: file, params, results: json }, null, 2)}\n`);
-  writeFileSync(join(values.out, 'index.html'), sweepHtml(file, keys, results));
+  writeFileSync(join(values.out, 'sweep.json'), `${JSON.stringify({ scenario: file, params, ...(seeds > 1 ? { seeds } : {}), results: json }, null, 2)}\n`);
+  writeFileSync(join(values.out, 'index.html'), sweepHtml(file, keys, results, seeds));
   const failed = results.filter((r) => r.error !== undefined);
   for (const r of failed) ctx.stderr.write(`kpa sweep: run ${JSON.stringify(r.params)} failed: ${r.error}\n`);
   ctx.stdout.write(`${results.length - failed.length} of ${results.length} runs done${failed.length ? `, ${failed.length} failed` : ''}; wrote ${join(values.out, 'index.html')}\n`);
@@ -81,23 +91,32 @@ export async function sweepCommand(ctx: CommandContext): Promise<number> {
   return failed.length > 0 ? 1 : 0;
 }
 
-function sweepHtml(file: string, keys: string[], results: SweepResult[]): string {
+function sweepHtml(file: string, keys: string[], results: SweepResult[], seeds: number): string {
   const ok = results.filter((r) => r.error === undefined);
   const failedRuns = results.length - ok.length;
   const label = (r: SweepResult) => keys.map((k) => `${k}=${r.params[k]}`).join(', ');
-  const chart = (title: string, y: (r: SweepResult) => number, yLabel: string) => {
-    const front = paretoFront(ok.map((r) => [r.podSeconds, y(r)]));
-    return scatterChart(title, ok.map((r, i) => ({ x: r.podSeconds, y: y(r), label: label(r), front: front.has(i) })), 'pod-seconds', yLabel);
+  const chart = (title: string, k: SweepFigure, yLabel: string) => {
+    // On the front unless another point is better beyond both 95 % intervals (with one seed: the plain Pareto rule).
+    const front = paretoFrontIntervals(ok.map((r) => [interval(r, 'podSeconds'), interval(r, k)]));
+    return scatterChart(title, ok.map((r, i) => ({
+      x: r.podSeconds, y: r[k], label: label(r), front: front.has(i),
+      ...(r.stats ? { xInterval: interval(r, 'podSeconds'), yInterval: interval(r, k) } : {}),
+    })), 'pod-seconds', yLabel, undefined, undefined, seeds <= 1);
   };
   const cells = (values: readonly (string | number)[]) => values.map((v) => `<td>${esc(String(v))}</td>`).join('');
+  const figure = (r: SweepResult, k: SweepFigure) => (r.stats ? formatSummary(r.stats[k]) : r[k]);
   const table = `<table><tr>${[...keys, 'cold starts', 'failed requests', 'p99 ms', 'pod-seconds', 'scale events'].map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${
     results.map((r) => `<tr>${cells(keys.map((k) => r.params[k]))}${r.error === undefined
-      ? cells([r.coldStarts, r.failed, r.p99Ms, r.podSeconds, r.scaleEvents])
+      ? cells(SWEEP_FIGURES.map((k) => figure(r, k)))
       : `<td colspan="5" class="run-failed">failed: ${esc(r.error)}</td>`}</tr>`).join('')}</table>`;
+  const rule = seeds > 1
+    ? `<p>Every point ran with ${seeds} seeds: figures are means ± the half-width of their 95 % confidence interval (Student's t), bars on the charts. ` +
+      'Red points are the Pareto front: a point leaves it only when another point is better beyond doubt, its upper bound at or below this one\'s lower bound on both axes (strictly below on one).</p>'
+    : '<p>Red points are the Pareto front: no other setting is better on both axes.</p>';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>kpa sweep: ${esc(file)}</title><style>body{font:14px sans-serif;margin:24px}` +
     `table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#f4f4f4}svg{max-width:100%;height:auto}.run-failed{color:#b00}</style></head><body>` +
     `<h1>kpa sweep: ${esc(file)}</h1>` +
     `${failedRuns ? `<p class="run-failed">${failedRuns} of ${results.length} runs failed (see the table); the charts show the others.</p>` : ''}` +
-    `<p>Red points are the Pareto front: no other setting is better on both axes.</p>` +
-    `${chart('cold starts vs pod-seconds', (r) => r.coldStarts, 'cold starts')}${chart('p99 latency vs pod-seconds', (r) => r.p99Ms, 'p99 latency (ms)')}${table}</body></html>\n`;
+    `${rule}` +
+    `${chart('cold starts vs pod-seconds', 'coldStarts', 'cold starts')}${chart('p99 latency vs pod-seconds', 'p99Ms', 'p99 latency (ms)')}${table}</body></html>\n`;
 }

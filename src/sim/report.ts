@@ -1,3 +1,5 @@
+import type { Summary } from './stats.js';
+
 /** What `kpa simulate` reports per revision and policy (report.json). */
 export interface PolicyReport {
   revision: string;
@@ -14,12 +16,49 @@ export interface PolicyReport {
   inFlightMean: number;
   /** Latency distribution for charts: [upper bound ms, count]. */
   latencyHistogram: [number, number][];
+  /** podSeconds / 3600 (filled in by runScenario). */
+  podHours?: number;
+  /** podHours × the scenario's costPerPodHour, when it has one. */
+  cost?: number;
+}
+
+/** One run's figures that `--seeds N` summarizes. */
+export interface RunFigures {
+  seed: number;
+  p50Ms: number;
+  p99Ms: number;
+  coldStarts: number;
+  podSeconds: number;
+  failed: number;
+  rejected: number;
+  cost?: number;
+}
+
+/** Mean and 95 % confidence interval (Student's t) of each figure over the seeds, per revision and policy. */
+export interface PolicyStatistics {
+  revision: string;
+  policy: string;
+  n: number;
+  p50Ms: Summary;
+  p99Ms: Summary;
+  coldStarts: Summary;
+  podSeconds: Summary;
+  failed: Summary;
+  rejected: Summary;
+  cost?: Summary;
+  perSeed: RunFigures[];
 }
 
 export interface SimulationReport {
   scenario: string;
   seed: number;
   durationS: number;
+  /** The scenario's price of a pod for an hour, when it sets one. */
+  costPerPodHour?: number;
+  /** With --seeds N > 1: the seeds run (results are the first one's). */
+  seeds?: number[];
+  /** With --seeds N > 1: mean and 95 % interval over the seeds. */
+  statistics?: PolicyStatistics[];
   results: PolicyReport[];
 }
 
@@ -36,6 +75,19 @@ export interface TimeseriesRow {
   panicValue: number | null;
   panic: boolean;
   activatorQueue: number;
+}
+
+/**
+ * What a second has for the charts beyond its CSV row (not written to
+ * timeseries.csv). The arrays are only valid during the onSecond call.
+ */
+export interface SecondExtras {
+  /** End-to-end latencies (ms) of the requests completed in this second. */
+  latenciesMs: readonly number[];
+  /** Requests failed in this second. */
+  failed: number;
+  /** Requests rejected (503: a full queue) in this second. */
+  rejected: number;
 }
 
 export const TIMESERIES_COLUMNS = ['t', 'revision', 'policy', 'arrivals', 'inFlight', 'readyPods', 'desiredPods', 'stableValue', 'panicValue', 'panic', 'activatorQueue'] as const;

@@ -78,6 +78,8 @@ export interface Scenario {
   seed: number;
   revisions: SimRevision[];
   policies: PolicySpec[];
+  /** Price of one pod for an hour (any currency): reports show pod-hours × this as cost. Unset: no cost column. */
+  costPerPodHour?: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -440,7 +442,7 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
   } catch (err) {
     throw new ScenarioError('(file)', `not valid YAML: ${(err as Error).message}`);
   }
-  const o = obj(doc, '(file)', ['name', 'duration', 'seed', 'revisions', 'policies']);
+  const o = obj(doc, '(file)', ['name', 'duration', 'seed', 'revisions', 'policies', 'costPerPodHour']);
   const seed = o.seed === undefined ? 1 : num(o.seed, 'seed', { min: 0, integer: true });
   const rng = new Random(seed);
   const duration = seconds(o.duration, 'duration', true);
@@ -509,7 +511,11 @@ export function parseScenario(text: string, file = 'scenario.yaml'): Scenario {
       }
     }
   });
-  return { name: typeof o.name === 'string' ? o.name : file.replace(/^.*\//, '').replace(/\.ya?ml$/, ''), duration, seed, revisions, policies };
+  const costPerPodHour = o.costPerPodHour === undefined ? undefined : num(o.costPerPodHour, 'costPerPodHour', { min: 0 });
+  return {
+    name: typeof o.name === 'string' ? o.name : file.replace(/^.*\//, '').replace(/\.ya?ml$/, ''), duration, seed, revisions, policies,
+    ...(costPerPodHour === undefined ? {} : { costPerPodHour }),
+  };
 }
 
 /** A revision's settings under a policy: a KPA policy's config and annotations override the revision's. */

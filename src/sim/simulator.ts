@@ -7,7 +7,7 @@ import type { Recorder } from '../recording/recorder.js';
 import { HpaScaler, milliValue, type PodMetrics } from '../scaler/hpa.js';
 import { RevisionScaler, scalerSpecFor } from '../scaler/index.js';
 import type { Random } from './random.js';
-import type { PolicyReport, TimeseriesRow } from './report.js';
+import type { PolicyReport, SecondExtras, TimeseriesRow } from './report.js';
 import { type HpaPolicySpec, type PolicySpec, policySettings, type Scenario, type SimRevision } from './scenario.js';
 import { type SecondStats, ServingModel } from './servingModel.js';
 
@@ -30,7 +30,8 @@ function hpaScaler(spec: HpaPolicySpec): HpaScaler {
 }
 
 export interface SimulateOptions {
-  onSecond?: (row: TimeseriesRow) => void;
+  /** Each simulated second: its timeseries.csv row, and what the charts need beyond it. */
+  onSecond?: (row: TimeseriesRow, extras: SecondExtras) => void;
   /** Writes what the KPA engine sees, for `kpa replay` (KPA policies only). */
   recorder?: Recorder;
   /** Each KPA decision as the decider made it (at epoch seconds). */
@@ -87,6 +88,19 @@ export class RevisionSimulation {
   }
 
   run(): PolicyReport {
+    const onSecond = this.options.onSecond;
+    // For the charts: the latencies completed each second (the model's histogram, observed), and failures per second.
+    const latenciesMs: number[] = [];
+    if (onSecond) {
+      const histogram = this.model.latency;
+      const record = histogram.record.bind(histogram);
+      histogram.record = (v: number) => {
+        record(v);
+        latenciesMs.push(v);
+      };
+    }
+    let failedBefore = this.model.failed;
+    let rejectedBefore = this.model.rejected;
     for (let t = 1; t <= this.scenario.duration; t++) {
       const second = this.model.closeSecond(t);
       if (this.autoscaler) this.kpaSecond(t, second);
@@ -94,11 +108,15 @@ export class RevisionSimulation {
       const latest = this.autoscaler?.lastResult;
       const decision = latest?.valid ? latest : null;
       if (decision?.panic) this.panicSeconds++;
-      this.options.onSecond?.({
+      if (!onSecond) continue;
+      onSecond({
         t, revision: this.revision.name, policy: this.policy.name, arrivals: second.arrivals, inFlight: second.inFlight,
         readyPods: second.readyPods.length, desiredPods: this.model.targetReplicas, stableValue: decision?.stableValue ?? null,
         panicValue: decision?.panicValue ?? null, panic: decision?.panic ?? false, activatorQueue: second.activatorQueue,
-      });
+      }, { latenciesMs, failed: this.model.failed - failedBefore, rejected: this.model.rejected - rejectedBefore });
+      failedBefore = this.model.failed;
+      rejectedBefore = this.model.rejected;
+      latenciesMs.length = 0;
     }
     return this.report();
   }

@@ -69,7 +69,8 @@ describe('kpa run in Kubernetes mode: /readyz reasons', () => {
     return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
   };
   const start = (kubeConfig: KubeConfig) => startKubernetesRun({
-    kubeConfig, logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: true,
+    // Not --dry-run: a shadow takes no Lease, so it never waits for one. As a follower it patches nothing either.
+    kubeConfig, logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: false,
     identity: 'kpa-1', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
   });
 
