@@ -208,7 +208,7 @@ policies:
 });
 
 describe('the bundled scenarios', () => {
-  it.each(['steady', 'diurnal-day', 'flash-crowd', 'on-off-batch', 'azure-trace'])('simulations/%s.yaml is valid', async (name) => {
+  it.each(['steady', 'diurnal-day', 'flash-crowd', 'on-off-batch', 'azure-trace', 'formula-day'])('simulations/%s.yaml is valid', async (name) => {
     const { loadScenario } = await import('../../src/sim/scenario.js');
     const scenario = loadScenario(`simulations/${name}.yaml`);
     expect(scenario.revisions.length).toBeGreaterThan(0);
