@@ -69,12 +69,12 @@ export async function simulateCommand(ctx: CommandContext): Promise<number> {
   writeFileSync(join(values.out, 'report.html'), renderReportHtml(report, series, scenario));
   writeFileSync(join(values.out, 'traffic.svg'), trafficChart(report.results[0], series));
   for (const r of report.results) {
-    ctx.stdout.write(`${r.revision}/${r.policy}: ${r.requests.total} requests, ${r.requests.failed} failed, ${r.requests.coldStarts} cold starts, ` +
+    ctx.stdout.write(`${r.revision}/${r.policy}: ${r.requests.total} requests, ${r.requests.failed} failed, ${r.requests.rejected} rejected (503), ${r.requests.coldStarts} cold starts, ` +
       `p99 ${r.latencyMs.p99} ms, ${r.podSeconds} pod-seconds, max ${r.pods.max} pods${r.cost === undefined ? '' : `, cost ${r.cost.toFixed(2)}`}\n`);
   }
   for (const s of report.statistics ?? []) {
     ctx.stdout.write(`${s.revision}/${s.policy} over ${s.n} seeds (mean ± 95 % CI): p99 ${formatSummary(s.p99Ms)} ms, ` +
-      `${formatSummary(s.coldStarts)} cold starts, ${formatSummary(s.failed)} failed, ${formatSummary(s.podSeconds)} pod-seconds\n`);
+      `${formatSummary(s.coldStarts)} cold starts, ${formatSummary(s.failed)} failed, ${formatSummary(s.rejected)} rejected, ${formatSummary(s.podSeconds)} pod-seconds\n`);
   }
   ctx.stdout.write(`wrote ${join(values.out, 'report.html')}\n`);
   return 0;

@@ -88,7 +88,7 @@ describe('KPAScaled Events', () => {
       source: { component: 'kpa', host: 'kpa-0' }, reportingComponent: 'kpa', reportingInstance: 'kpa-0',
     });
     // The decision's own explanation (a fresh decider with a ready pod starts in panic: Knative's restart guard).
-    expect(e.message).toMatch(/^scaled 1 → 5: (panic|stable): .*average 35 concurrent requests .*target 7 concurrent requests per pod.* → 5 pods$/);
+    expect(e.message).toMatch(/^scaled 1 → 5: (panic|stable): .*average 35 concurrent requests .*target 7 concurrent requests per pod.* → 5 pods( \(stable .*\))?$/);
     const history = (await (await fetch(`http://127.0.0.1:${h.live.httpPort}/api/revisions/${APP_NAMESPACE}/web`)).json()) as { history: { explanation: string }[] };
     expect(history.history.map((d) => `scaled 1 → 5: ${d.explanation}`)).toContain(e.message);
     expect(e.firstTimestamp).toBe(e.lastTimestamp);
