@@ -36,7 +36,7 @@ policies:
 /** A week of the diurnal day, as \`kpa simulate\` runs it (report, timeseries.csv, charts). */
 const WEEK = `
 name: bench-week
-duration: 7d
+duration: 168h
 seed: 1
 revisions:
   - name: web
