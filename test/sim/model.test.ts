@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../src/sim/run.js';
 import type { PolicyReport } from '../../src/sim/report.js';
 import { parseScenario } from '../../src/sim/scenario.js';
+import { erlangC } from '../helpers/queueing.js';
 
 /** The serving model against queueing theory (docs/simulation-model.md has the formulas). */
 
@@ -10,18 +11,6 @@ function run(yaml: string): PolicyReport {
 }
 
 const relErr = (value: number, theory: number) => Math.abs(value - theory) / theory;
-
-/** Erlang C: the probability that an arrival waits, for c servers and offered load a = λ/μ. */
-function erlangC(c: number, a: number): number {
-  let sum = 0;
-  let term = 1;
-  for (let k = 0; k < c; k++) {
-    if (k > 0) term *= a / k;
-    sum += term;
-  }
-  const top = (((term * a) / c) * c) / (c - a);
-  return top / (sum + top);
-}
 
 /** One revision, Poisson arrivals at `rate`, exponential service of mean `mean` s, a fixed pool. */
 function pool(o: { rate: number; mean: number; replicas: number; duration: number; seed: number; revision?: string }): string {

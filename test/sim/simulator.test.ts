@@ -9,19 +9,7 @@ import { parseScenario } from '../../src/sim/scenario.js';
 import type { ScaleResult } from '../../src/decider/decider.js';
 import { runCli } from '../helpers/cliHarness.js';
 import { tempDir } from '../helpers/tempDir.js';
-
-/** Erlang C: the probability that an arrival waits, for c servers and offered load a = λ/μ. */
-function erlangC(c: number, a: number): number {
-  let sum = 0;
-  let term = 1;
-  for (let k = 0; k < c; k++) {
-    if (k > 0) term *= a / k;
-    sum += term;
-  }
-  const last = (term * a) / c; // a^c / c!
-  const top = (last * c) / (c - a);
-  return top / (sum + top);
-}
+import { erlangC } from '../helpers/queueing.js';
 
 describe('queueing theory', () => {
   // The activator's revision-wide queue in front of c pods with one slot each (cc 1): M/M/c. Knative keeps

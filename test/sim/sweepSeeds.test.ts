@@ -5,17 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../src/sim/run.js';
 import { parseScenario } from '../../src/sim/scenario.js';
 import { applyOverrides, grid, parseParam, runSweep } from '../../src/sim/sweep.js';
+import { SWEEP_SCENARIO } from '../helpers/sweepScenario.js';
 import { tempDir } from '../helpers/tempDir.js';
 
-const SCENARIO = `
-duration: 300
-seed: 9
-revisions:
-  - name: api
-    containerConcurrency: 10
-    workload: {spikes: {base: 10, peak: 120, every: 150, duration: 15, start: 30}}
-    serviceTime: {exponential: {mean: 0.2}}
-`;
+const SCENARIO = SWEEP_SCENARIO;
 
 describe('sweeps over seeds', () => {
   const dir = tempDir('sweep-seeds');
