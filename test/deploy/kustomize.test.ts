@@ -104,6 +104,11 @@ describe.skipIf(!KUSTOMIZE)('deploy/components/monitoring', () => {
     for (const d of docs.filter((x) => !CLUSTER_SCOPED.has(x.kind))) expect(d.metadata.namespace, `${d.kind} ${d.metadata.name}`).toBe('kpa-system');
   });
 
+  it('renders on its own too (`kubectl kustomize deploy/components/monitoring`)', () => {
+    const alone = render('deploy/components/monitoring');
+    expect(alone.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'Service', 'ServiceMonitor', 'ServiceMonitor']);
+  });
+
   it('goes together with the stats-token component', () => {
     const both = withComponents('monitoring', 'stats-token');
     expect(both.filter((d) => d.kind === 'ServiceMonitor').length).toBe(2);
