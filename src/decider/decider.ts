@@ -39,9 +39,9 @@ export interface Decision {
 
 /**
  * No decision (Knative's invalid ScaleResult): not a scale to zero. `out-of-range`
- * is kpa's own: Knative's arithmetic overflowed (a non-finite window value, a
- * window value that lost its precision and went below zero, or a desired count
- * past int32 that Go turns into MinInt32), which Knative would report as valid.
+ * is kpa's own: Knative's arithmetic overflowed (a non-finite window value, or a
+ * desired count past int32 that Go turns into MinInt32), which Knative would
+ * report as a valid negative count.
  */
 export interface NoDecision {
   readonly valid: false;
@@ -132,12 +132,8 @@ export class Decider {
     let desiredStable = goInt32(Math.min(Math.max(stablePodsWanted, maxScaleDown), maxScaleUp));
     let desiredPanic = goInt32(Math.min(Math.max(panicPodsWanted, maxScaleDown), maxScaleUp));
     // Knative would go on with MinInt32 (or an infinite window value) and call the
-    // result valid; refuse before the panic state takes it in. So too a window
-    // value pulled below zero: the running sum of a window that held a huge value
-    // (1e300 + 1e20 − 1e300) loses the small one and goes negative when the huge
-    // one leaves. Rounding leaves real data far above NEGATIVE_WINDOW_FLOOR.
-    if (desiredStable < 0 || desiredPanic < 0 || !Number.isFinite(stable) || !Number.isFinite(panic)
-      || stable < NEGATIVE_WINDOW_FLOOR || panic < NEGATIVE_WINDOW_FLOOR) {
+    // result valid; refuse before the panic state takes it in.
+    if (desiredStable < 0 || desiredPanic < 0 || !Number.isFinite(stable) || !Number.isFinite(panic)) {
       return OUT_OF_RANGE_RESULT;
     }
 
@@ -203,8 +199,3 @@ export class Decider {
 const NOT_PANICKING = -Infinity;
 const NO_DATA_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'no-data' });
 const OUT_OF_RANGE_RESULT: NoDecision = Object.freeze({ valid: false, reason: 'out-of-range' });
-/**
- * Below this a window value is not rounding but lost precision. A window's running sum
- * of real stats (each at most 1e6, the edges' bound) errs by far less than 1e-3.
- */
-const NEGATIVE_WINDOW_FLOOR = -1e-3;

@@ -25,26 +25,6 @@ async function replay(lines: string[]): Promise<string[]> {
 }
 
 describe('kpa replay under hostile recordings', () => {
-  // fast-check's counterexample (seed 242146114): 1e300 and 1e20 in one window; when the 1e300 leaves,
-  // the running sum that lost the 1e20 reads −2.5e19. That decision is out of range, not valid.
-  it('a window pulled below zero by lost precision is out of range, not a valid decision', async () => {
-    let t = 1_700_000_000;
-    const line = (o: object) => `${JSON.stringify({ t, namespace: 'ns', name: 'r', ...o })}\n`;
-    const lines = [line({ type: 'revision', config: { 'max-scale-up-rate': '1000' }, annotations: {}, ready: 3 })];
-    const stat = (c: number) => line({ type: 'stat', stat: { podName: 'p', averageConcurrentRequests: c, requestCount: 0 } });
-    lines.push(stat(1e300));
-    t += 1;
-    lines.push(stat(0), stat(1e20));
-    t += 2;
-    lines.push(line({ type: 'tick' }));
-    t += 2;
-    lines.push(stat(0));
-    t += 2;
-    lines.push(line({ type: 'tick' }));
-    const out = (await replay(lines)).map((l) => JSON.parse(l) as { valid: boolean; reason?: string });
-    expect(out.map((d) => d.valid)).toEqual([true, false]);
-  });
-
   it('every line it prints is JSON, and no decision it calls valid is negative or non-finite', async () => {
     await fc.assert(fc.asyncProperty(annotations, fc.array(event, { minLength: 1, maxLength: 80 }), async (anns, events) => {
       let t = 1_700_000_000;
@@ -61,9 +41,8 @@ describe('kpa replay under hostile recordings', () => {
         const d = JSON.parse(line) as { valid: boolean; desiredPodCount?: number; excessBurstCapacity?: number; stableValue?: number; panicValue?: number };
         if (!d.valid) continue;
         expect(Number.isInteger(d.desiredPodCount) && d.desiredPodCount! >= 0).toBe(true);
-        // Rounding in a window's running sum may leave a hair below zero, as in Knative; lost precision may not.
-        expect(Number.isFinite(d.stableValue) && d.stableValue! > -1e-3).toBe(true);
-        expect(Number.isFinite(d.panicValue) && d.panicValue! > -1e-3).toBe(true);
+        expect(Number.isFinite(d.stableValue) && d.stableValue! >= 0).toBe(true);
+        expect(Number.isFinite(d.panicValue) && d.panicValue! >= 0).toBe(true);
         expect(Number.isInteger(d.excessBurstCapacity)).toBe(true);
       }
     }), { numRuns: 400 });
