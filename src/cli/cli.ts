@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { kpaVersion } from '../version.js';
 import { didYouMean } from '../config/suggest.js';
 import { type Command, type CommandContext, FileArgumentError, InputFileError, UsageError } from './usage.js';
 
@@ -50,17 +50,6 @@ function usage(): string {
   ].join('\n');
 }
 
-/** package.json's version: the nearest package.json above this module (src/cli/ or dist/src/cli/). */
-function version(): string {
-  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
-    try {
-      return (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string }).version;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dir.pathname === '/') throw err;
-    }
-  }
-}
-
 /** Runs the CLI; resolves with the exit status. Exported for tests. */
 export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Promise<number> {
   const [name, ...args] = argv;
@@ -74,7 +63,7 @@ export async function main(argv: string[], io: Omit<CommandContext, 'args'>): Pr
     return 0;
   }
   if (name === '--version') {
-    io.stdout.write(`${version()}\n`);
+    io.stdout.write(`${kpaVersion()}\n`);
     return 0;
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

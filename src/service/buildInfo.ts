@@ -1,20 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
-
-let cachedVersion: string | undefined;
-
-/** kpa's version: package.json's, the nearest one above this module (src/service/ or dist/src/service/). */
-export function kpaVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
-    try {
-      cachedVersion = (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string }).version;
-      return cachedVersion;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dir.pathname === '/') throw err;
-    }
-  }
-}
+import { kpaVersion } from '../version.js';
 
 /** `kpa_build_info{version, node_version} 1`, as kpa and kpa activator both serve it (tell them apart by the scrape's job). */
 export function registerBuildInfo(registry: Registry): void {

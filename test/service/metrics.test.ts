@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { parsePrometheusText } from '../../src/metrics/prometheusText.js';
 import { AutoscalerService, revisionNamesFromLabels } from '../../src/service/autoscalerService.js';
-import { kpaVersion } from '../../src/service/buildInfo.js';
+import { kpaVersion } from '../../src/version.js';
 import { type LiveAutoscaler, type MetricNames, MetricNamesError, parseMetricNames, startLiveAutoscaler } from '../../src/service/liveAutoscaler.js';
 import { METRIC_NAMES, ServiceMetrics } from '../../src/service/promMetrics.js';
 import { stat } from '../helpers/engine.js';
