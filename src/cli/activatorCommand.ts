@@ -9,11 +9,10 @@ import { parseRoutesFile, RoutesFileError } from '../activator/routesFile.js';
 import { StaticRoutes } from '../activator/staticRoutes.js';
 import { NANOS_PER_SECOND, parseGoDurationNanos } from '../config/goParse.js';
 import { createLogger, type Logger } from '../log.js';
-import { systemClock } from '../clock.js';
-import { StatsTokenError, StatsTokenFile } from '../metrics/statsToken.js';
 import {
   type CommandContext, InputFileError, type OptionTable, parseCommandArgs, portInUseMessage, portOption as port, readInputFile, stopped, UsageError,
 } from './usage.js';
+import { statsTokenOption } from './statsTokenOption.js';
 
 /** The activator Service of deploy/activator.yaml, whose endpoints are the activator replicas. */
 export const DEFAULT_PEERS_SERVICE = 'kpa-activator';
@@ -111,13 +110,7 @@ export async function activatorCommand(ctx: CommandContext, logger: Logger = cre
   }
   const tokenFile = values['stats-token-file'];
   if (tokenFile !== undefined && statsUrl === undefined) throw new UsageError('--stats-token-file is sent to kpa\'s stat server: give --stats-url too');
-  let statsToken: StatsTokenFile | undefined;
-  try {
-    statsToken = tokenFile === undefined ? undefined : new StatsTokenFile(tokenFile, systemClock);
-  } catch (err) {
-    if (err instanceof StatsTokenError) throw new InputFileError(err.message);
-    throw err;
-  }
+  const statsToken = statsTokenOption(tokenFile);
   const maxHeld = values['max-held'] === undefined ? DEFAULT_MAX_HELD : Number(values['max-held']);
   if (!Number.isInteger(maxHeld) || maxHeld < 0) throw new UsageError(`--max-held must be a whole number ≥ 0, got ${JSON.stringify(values['max-held'])}`);
   const options = {

@@ -9,14 +9,13 @@ import { startEmbeddedRun } from './runEmbedded.js';
 import { assumeAppliedOption, DEFAULT_ASSUME_APPLIED, startTargetsRun } from './runTargets.js';
 import { ScenarioError } from '../sim/scenario.js';
 import { DEFAULT_STAT_BOUNDS } from '../metrics/stat.js';
-import { StatsTokenError, StatsTokenFile } from '../metrics/statsToken.js';
 import { DEFAULT_METRIC_NAMES, type MetricNames, MetricNamesError, parseMetricNames } from '../service/promMetrics.js';
-import { systemClock } from '../clock.js';
 import { type DecodeLimits, DEFAULT_MAX_MESSAGES_PER_FRAME } from '../metrics/wireStats.js';
 import {
   checkFlagModes, type CommandContext, type FlagModes, InputFileError, type OptionTable, parseCommandArgs, portInUseMessage, portOption as port,
   positiveNumberOption, readInputFile, stopped, UsageError,
 } from './usage.js';
+import { statsTokenOption } from './statsTokenOption.js';
 
 export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --embedded [SCENARIO]] [--record FILE [--record-append | --force]]
         [--http-port N] [--stats-port N] [--host ADDR]
@@ -156,13 +155,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     if (err instanceof MetricNamesError) throw new UsageError(`--metrics-names: ${err.message}`);
     throw err;
   }
-  let statsToken: StatsTokenFile | undefined;
-  try {
-    statsToken = values['stats-token-file'] === undefined ? undefined : new StatsTokenFile(values['stats-token-file'], systemClock);
-  } catch (err) {
-    if (err instanceof StatsTokenError) throw new InputFileError(err.message);
-    throw err;
-  }
+  const statsToken = statsTokenOption(values['stats-token-file']);
   const logger = hooks.logger ?? createLogger();
   if (values['record-append'] && values.force) throw new UsageError('--record-append and --force are alternatives: give one');
   if ((values['record-append'] || values.force) && values.record === undefined) {
