@@ -138,6 +138,8 @@ export class ServingModel {
   activatorMode: boolean;
   // Accounting.
   readonly latency = new LogHistogram();
+  /** Each completed request's end-to-end latency (ms), for the report's per-interval charts. */
+  onLatency: ((ms: number) => void) | null = null;
   readonly queueing = new LogHistogram();
   total = 0;
   completed = 0;
@@ -343,7 +345,9 @@ export class ServingModel {
     }
     this.inFlight--;
     this.completed++;
-    this.latency.record((t - req.arrival) * 1000);
+    const latencyMs = (t - req.arrival) * 1000;
+    this.latency.record(latencyMs);
+    this.onLatency?.(latencyMs);
     // The freed slot goes to the pod's own queue first, then to the activator's buffer.
     if (pod.queue.length > 0) this.start(pod, pod.queue.shift(), t, true);
     else if (pod.state === 'draining') {

@@ -89,16 +89,9 @@ export class RevisionSimulation {
 
   run(): PolicyReport {
     const onSecond = this.options.onSecond;
-    // For the charts: the latencies completed each second (the model's histogram, observed), and failures per second.
+    // For the charts: the latencies completed each second, and failures per second.
     const latenciesMs: number[] = [];
-    if (onSecond) {
-      const histogram = this.model.latency;
-      const record = histogram.record.bind(histogram);
-      histogram.record = (v: number) => {
-        record(v);
-        latenciesMs.push(v);
-      };
-    }
+    if (onSecond) this.model.onLatency = (ms) => latenciesMs.push(ms);
     let failedBefore = this.model.failed;
     let rejectedBefore = this.model.rejected;
     for (let t = 1; t <= this.scenario.duration; t++) {
