@@ -19,7 +19,7 @@ import { statsTokenOption } from './statsTokenOption.js';
 
 export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --embedded [SCENARIO]] [--record FILE [--record-append | --force]]
         [--http-port N] [--stats-port N] [--host ADDR]
-        [--kubeconfig FILE] [--context NAME] [--namespaces a,b] [--class VALUE] [--dry-run]
+        [--kubeconfig FILE] [--context NAME] [--namespaces a,b] [--class VALUE] [--dry-run] [--buckets N]
         [--max-stat-concurrency N] [--max-stat-rps N] [--max-messages-per-frame N]
         [--metrics-names knative-1.18|knative|both] [--stats-token-file FILE]
   Runs the autoscaler service, with its dashboard at / on the HTTP port.
@@ -30,8 +30,11 @@ export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --e
   FILE, else KUBECONFIG, else ~/.kube/config, else the in-cluster config
   in a pod, as kubectl; --context NAME to pick a context — it autoscales
   Deployments annotated autoscaling.knative.dev/class: kpa.dev (--class) in
-  all namespaces or --namespaces, with leader election; --dry-run reports
-  what it would apply without patching. It says at start which mode it chose
+  all namespaces or --namespaces. Replicas split the Deployments into
+  --buckets N (default 1) by consistent hashing, each bucket owned by the
+  replica holding its Lease (kpa-bucket-00-of-NN…; one bucket: kpa-leader);
+  every replica accepts activator stats and forwards them to the owner.
+  --dry-run takes no Lease and reports what it would apply without patching. It says at start which mode it chose
   and why; a flag of another mode is refused. With --targets, a static list of revisions and
   the queue-proxy metric URLs of their pods (YAML, see the README): pods are
   scraped every second, the activator's stats arrive on the websocket port,
@@ -57,6 +60,19 @@ export const RUN_USAGE = `kpa run [--targets FILE [--assume-applied DELAY] | --e
   is read again when it changes (a mounted Secret). Ports default
   to ${DEFAULT_HTTP_PORT} (HTTP) and ${DEFAULT_STATS_PORT} (stats); 0 picks free ones.`;
 
+/** The most buckets: each is a Lease every replica reads every retry period (2 s), so the API server pays for each. */
+export const MAX_BUCKETS = 100;
+
+/** --buckets N: a whole number from 1 to MAX_BUCKETS. */
+function bucketsOption(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_BUCKETS) {
+    throw new UsageError(`--buckets must be a whole number from 1 to ${MAX_BUCKETS}, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 export interface RunHooks {
   /** Called once the service is up (tests read the ports from it). */
   onStarted?: (autoscaler: LiveAutoscaler) => void;
@@ -78,6 +94,7 @@ const RUN_OPTIONS = {
   namespaces: { type: 'string' },
   class: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  buckets: { type: 'string' },
   'max-stat-concurrency': { type: 'string' },
   'max-stat-rps': { type: 'string' },
   'max-messages-per-frame': { type: 'string' },
@@ -105,6 +122,7 @@ export const RUN_FLAG_MODES: FlagModes<typeof RUN_OPTIONS, RunMode> = {
   namespaces: KUBERNETES_ONLY,
   class: KUBERNETES_ONLY,
   'dry-run': KUBERNETES_ONLY,
+  buckets: KUBERNETES_ONLY,
   'max-stat-concurrency': { modes: EVERY_MODE },
   'max-stat-rps': { modes: EVERY_MODE },
   'max-messages-per-frame': { modes: EVERY_MODE },
@@ -156,6 +174,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     throw err;
   }
   const statsToken = statsTokenOption(values['stats-token-file']);
+  const buckets = bucketsOption(values.buckets);
   const logger = hooks.logger ?? createLogger();
   if (values['record-append'] && values.force) throw new UsageError('--record-append and --force are alternatives: give one');
   if ((values['record-append'] || values.force) && values.record === undefined) {
@@ -250,7 +269,7 @@ export async function runCommand(ctx: CommandContext, hooks: RunHooks = {}): Pro
     try {
       run = await startKubernetesRun({
         kubeConfig: selection.kubeConfig, logger, host: values.host, httpPort, statsPort, recorder, statLimits, metricNames, statsToken,
-        dryRun: values['dry-run'] ?? false,
+        dryRun: values['dry-run'] ?? false, buckets,
         namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean), classValue: values.class,
       });
     } catch (err) {

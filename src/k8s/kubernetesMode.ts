@@ -8,7 +8,9 @@ import { ConfigError } from '../config/errors.js';
 import type { RevisionSettings } from '../config/revisionConfig.js';
 import type { Logger } from '../log.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
-import { type AutoscalerService, revisionNamesFromLabels } from '../service/autoscalerService.js';
+import { type AutoscalerService, type MetricsSource, type RevisionNames, revisionNamesFromLabels } from '../service/autoscalerService.js';
+import { resolveRevision } from '../config/revisionConfig.js';
+import { PodIndex, podIndexKeys, selectorIndexKey } from './podIndex.js';
 import { canComeBackFromZero, ScalingDriver } from '../service/scalingDriver.js';
 import { pods } from '../format.js';
 import { ConflictTracker, describeController, type OtherController } from './conflicts.js';
@@ -34,8 +36,13 @@ export interface KubernetesModeOptions {
   configMapName?: string;
   /** Shadow mode: everything but the patch. */
   dryRun: boolean;
-  /** Whether this replica may actuate (the leader); always true without leader election. */
-  isLeader: () => boolean;
+  /**
+   * Whether this replica owns a revision (holds its bucket's Lease): only an
+   * owned revision is scraped, decided, patched and given Events. The rest
+   * are kept as settings, their pods in the informers' cache, ready to take
+   * over (ownershipChanged()). Default: every revision.
+   */
+  owns?: (key: RevisionKey) => boolean;
   /** How long a scale patch may take before it is retried (default 10 s). */
   requestTimeoutMs?: number;
   /** Server-side watch timeout (default: client-go's random 5–10 min); tests shorten it. */
@@ -72,7 +79,14 @@ interface StandDown {
 interface Target {
   key: RevisionKey;
   deployment: V1Deployment;
+  settings: RevisionSettings;
+  source: MetricsSource;
+  names: RevisionNames;
   settingsJson: string;
+  /** In the service (owned): scraped, decided, patched. */
+  inService: boolean;
+  /** Where its pods are found in the pod index; null: its selector has no matchLabels, its namespace is scanned. */
+  indexKey: string | null;
 }
 
 /**
@@ -87,6 +101,11 @@ export class KubernetesMode {
   private readonly core: CoreV1Api;
   readonly actuator: ScaleActuator;
   private readonly targets = new Map<string, Target>();
+  private readonly podIndex = new PodIndex();
+  /** Targets by their pod index key, and those without one: the targets a pod event concerns. */
+  private readonly targetsByIndexKey = new Map<string, Set<Target>>();
+  private readonly unindexedTargets = new Set<Target>();
+  private readonly owns: (key: RevisionKey) => boolean;
   private readonly deploymentInformers: ListWatch<V1Deployment>[] = [];
   private readonly podInformers: ListWatch<V1Pod>[] = [];
   private configInformer: ListWatch<V1ConfigMap> | null = null;
@@ -104,10 +123,11 @@ export class KubernetesMode {
 
   constructor(options: KubernetesModeOptions) {
     this.o = options;
+    this.owns = options.owns ?? (() => true);
     this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     const metrics = options.metrics;
-    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs, undefined, options.isLeader, {
+    this.actuator = new ScaleActuator(this.apps, options.logger.child({ component: 'actuator' }), options.requestTimeoutMs, undefined, (key) => this.owns(key), {
       metrics, onApplied: (key, replicas, context) => this.scaled(key, replicas, context),
     });
     this.informers = new InformerSupervisor(options.logger, (err) => metrics?.apiError(err));
@@ -165,13 +185,14 @@ export class KubernetesMode {
       this.informers.supervise(inf, 'deployments');
     }
     for (const inf of this.podInformers) {
-      for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, (p) => this.syncNamespace(p.metadata?.namespace));
+      for (const verb of ['add', 'update'] as const) inf.on(verb, (p) => this.podChanged(p, this.podIndex.upsert(p)));
+      inf.on('delete', (p) => this.podChanged(p, this.podIndex.remove(p)));
       this.informers.supervise(inf, 'pods');
     }
     // Before the driver's listener: the explanation of the decision whose patch the driver is about to ask for.
     const unsubscribeExplanations = this.o.service.onDecision((key, record) => this.explanations.set(keyString(key), record.explanation));
     this.driver = new ScalingDriver({
-      service: this.o.service, clock: this.o.clock, logger: this.o.logger, dryRun: this.o.dryRun, mayActuate: this.o.isLeader,
+      service: this.o.service, clock: this.o.clock, logger: this.o.logger, dryRun: this.o.dryRun, mayActuate: (key) => this.owns(key),
       actuator: {
         currentReplicas: (key) => this.actuator.confirmedReplicas(key) ?? this.targets.get(keyString(key))?.deployment.spec?.replicas ?? 1,
         apply: (key, replicas) => this.apply(key, replicas),
@@ -239,9 +260,9 @@ export class KubernetesMode {
     this.recordEvent({ object: this.refOf(t.deployment), type: 'Normal', reason: EVENT_REASON.scaled, message: context?.message ?? `scaled to ${replicas}` });
   }
 
-  /** Events only where kpa acts: never in dry run (it writes nothing to the cluster), only on the leader. */
+  /** Events only where kpa acts: never in dry run (it writes nothing to the cluster), only on the revision's owner. */
   private recordEvent(input: EventInput): boolean {
-    if (this.o.dryRun || !this.o.isLeader()) return false;
+    if (this.o.dryRun || !this.owns({ namespace: input.object.namespace, name: input.object.name })) return false;
     this.events.record(input);
     return true;
   }
@@ -341,12 +362,35 @@ export class KubernetesMode {
     return { namespace: d.metadata?.namespace ?? 'default', name: d.metadata?.name ?? '' };
   }
 
-  private pods(namespace: string | undefined): V1Pod[] {
-    return this.podInformers.flatMap((inf) => inf.list(namespace));
+  /** A pod changed (or went): the owned Deployments it belongs, or belonged, to get their ready pods again. */
+  private podChanged(pod: V1Pod, previous: V1Pod | undefined): void {
+    const affected = new Set<Target>();
+    for (const p of previous ? [pod, previous] : [pod]) {
+      for (const k of podIndexKeys(p)) for (const t of this.targetsByIndexKey.get(k) ?? []) affected.add(t);
+    }
+    for (const t of this.unindexedTargets) if (t.key.namespace === pod.metadata?.namespace) affected.add(t);
+    for (const t of affected) if (t.inService) this.syncPods(t);
   }
 
-  private syncNamespace(namespace: string | undefined): void {
-    for (const t of this.targets.values()) if (t.key.namespace === namespace) this.syncPods(t);
+  private index(t: Target): void {
+    const indexKey = selectorIndexKey(t.key.namespace, t.deployment.spec?.selector);
+    if (t.indexKey === indexKey && (indexKey !== null || this.unindexedTargets.has(t))) return;
+    this.unindex(t);
+    t.indexKey = indexKey;
+    if (indexKey === null) this.unindexedTargets.add(t);
+    else {
+      let set = this.targetsByIndexKey.get(indexKey);
+      if (!set) this.targetsByIndexKey.set(indexKey, (set = new Set()));
+      set.add(t);
+    }
+  }
+
+  private unindex(t: Target): void {
+    this.unindexedTargets.delete(t);
+    if (t.indexKey === null) return;
+    const set = this.targetsByIndexKey.get(t.indexKey);
+    set?.delete(t);
+    if (set?.size === 0) this.targetsByIndexKey.delete(t.indexKey);
   }
 
   private syncPods(t: Target): void {
@@ -359,7 +403,7 @@ export class KubernetesMode {
   }
 
   private readyPods(d: V1Deployment) {
-    return readyPodTargets(d, this.pods(d.metadata?.namespace), metricsPort(d));
+    return readyPodTargets(d, this.podIndex.matching(d.metadata?.namespace ?? 'default', d.spec?.selector), metricsPort(d));
   }
 
   /** A new target's ready pods, so its decider starts in panic when more than one is ready (Knative's restart guard). */
@@ -380,31 +424,92 @@ export class KubernetesMode {
       return;
     }
     let settings: RevisionSettings;
+    let source: MetricsSource;
+    let names: RevisionNames;
     try {
       settings = settingsFor(d, this.configData);
-      const source = metricsSource(d);
+      resolveRevision(settings); // validated on every replica, owner or not: the error is the user's to see at once
+      source = metricsSource(d);
       // Knative's configuration and service labels name the series as Knative's do; a plain Deployment is its own configuration.
-      const names = revisionNamesFromLabels(key.name, d.metadata?.labels);
-      const json = JSON.stringify({ settings, source, names });
-      const existing = this.targets.get(k);
-      if (!existing || existing.settingsJson !== json) {
-        const resolved = this.o.service.upsertRevision(key, settings, existing ? undefined : this.initialPods(d), source, names);
-        this.driver?.track(key, resolved);
-        if (existing) existing.settingsJson = json;
-        else {
-          this.targets.set(k, { key, deployment: d, settingsJson: json });
-          this.o.logger.info({ namespace: key.namespace, deployment: key.name }, `autoscaling ${k}`);
-          this.reconcileConflict(k);
-        }
-      }
+      names = revisionNamesFromLabels(key.name, d.metadata?.labels);
     } catch (err) {
       if (!(err instanceof ConfigError) && !(err instanceof DeploymentAnnotationError)) throw err;
       this.o.logger.error({ namespace: key.namespace, deployment: key.name, key: err.key }, `invalid autoscaling settings, ${this.targets.has(k) ? 'keeping the previous ones' : 'not autoscaled'}: ${err.message}`);
       return;
     }
-    const target = this.targets.get(k)!;
-    target.deployment = d;
+    const json = JSON.stringify({ settings, source, names });
+    let target = this.targets.get(k);
+    let changed = false;
+    if (!target) {
+      target = { key, deployment: d, settings, source, names, settingsJson: json, inService: false, indexKey: null };
+      this.targets.set(k, target);
+      this.index(target);
+      this.reconcileConflict(k);
+    } else {
+      target.deployment = d;
+      changed = target.settingsJson !== json;
+      Object.assign(target, { settings, source, names, settingsJson: json });
+      this.index(target);
+    }
+    if (!this.owns(key)) {
+      if (target.inService) this.release(target);
+      return;
+    }
+    if (!target.inService) this.take(target);
+    else if (changed) this.driver?.track(key, this.o.service.upsertRevision(key, settings, undefined, source, names));
     this.syncPods(target);
+  }
+
+  /**
+   * This replica now owns the target: its decider is created from the ready
+   * pods it has now, so with more than one it starts in panic and a takeover
+   * never scales a busy revision down.
+   */
+  private take(t: Target): void {
+    const resolved = this.o.service.upsertRevision(t.key, t.settings, this.initialPods(t.deployment), t.source, t.names);
+    this.driver?.track(t.key, resolved);
+    t.inService = true;
+    this.o.logger.info({ namespace: t.key.namespace, deployment: t.key.name }, `autoscaling ${keyString(t.key)}`);
+    this.syncPods(t);
+    this.announceConflicts(keyString(t.key));
+  }
+
+  /** Another replica owns the target now: nothing of it is scraped, decided or patched here. */
+  private release(t: Target): void {
+    t.inService = false;
+    this.o.service.deleteRevision(t.key);
+    this.driver?.forget(t.key);
+    this.actuator.cancel(t.key);
+    this.explanations.delete(keyString(t.key));
+  }
+
+  /** The buckets this replica holds changed: takes the revisions it owns now, lets go of those it does not. */
+  ownershipChanged(): { taken: number; released: number } {
+    let taken = 0;
+    let released = 0;
+    for (const t of this.targets.values()) {
+      const owned = this.owns(t.key);
+      if (owned && !t.inService) {
+        try {
+          this.take(t);
+          taken++;
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err;
+          this.o.logger.error({ namespace: t.key.namespace, deployment: t.key.name, key: err.key }, `invalid autoscaling settings, not autoscaled: ${err.message}`);
+        }
+      } else if (!owned && t.inService) {
+        this.release(t);
+        released++;
+      }
+    }
+    return { taken, released };
+  }
+
+  /** How many opted-in Deployments this replica knows, and how many of them it owns. */
+  targetCounts(): { known: number; owned: number } {
+    let owned = 0;
+    for (const t of this.targets.values()) if (t.inService) owned++;
+    return { known: this.targets.size, owned };
   }
 
   /** Whether something can bring the target back from zero (see canComeBackFromZero). */
@@ -415,12 +520,13 @@ export class KubernetesMode {
 
   private dropDeployment(d: V1Deployment): void {
     const key = this.keyOf(d);
-    if (this.targets.delete(keyString(key))) {
-      this.standingDown.delete(keyString(key));
-      this.explanations.delete(keyString(key));
-      this.o.service.deleteRevision(key);
-      this.driver?.forget(key);
-      this.actuator.cancel(key);
+    const t = this.targets.get(keyString(key));
+    if (!t) return;
+    this.targets.delete(keyString(key));
+    this.unindex(t);
+    this.standingDown.delete(keyString(key));
+    if (t.inService) {
+      this.release(t);
       this.o.logger.info({ namespace: key.namespace, deployment: key.name }, 'no longer autoscaled');
     }
   }

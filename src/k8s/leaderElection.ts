@@ -15,9 +15,18 @@ export interface LeaderElectionOptions {
   renewDeadlineSeconds?: number;
   retryPeriodSeconds?: number;
   onChange?: (leader: boolean) => void;
+  /**
+   * Asked before taking a Lease that is free (never before renewing one held):
+   * a bucket replica over its fair share lets the others take it.
+   */
+  mayAcquire?: (freeForSeconds: number) => boolean;
+  /** After each look at the Lease (every retry period), with what it showed. */
+  onObserved?: () => void;
   /** A lease request failed (not the expected 404 of a missing Lease or 409 of a lost race). */
   onApiError?: (err: unknown) => void;
 }
+
+type OptionalHooks = 'onChange' | 'onApiError' | 'mayAcquire' | 'onObserved';
 
 /** Timings that keep failover within 15 s of the leader's loss (client-go's 15/10/2 would take up to 19 s). */
 export const DEFAULT_LEASE_TIMING = { leaseDurationSeconds: 10, renewDeadlineSeconds: 7, retryPeriodSeconds: 2 } as const;
@@ -47,7 +56,11 @@ export class LeaderElector {
   /** Fires at the renew deadline unless a renewal resets it: a leader steps down even while a lease request hangs. */
   private deadline: NodeJS.Timeout | null = null;
   private running = false;
-  private readonly o: Required<Omit<LeaderElectionOptions, 'onChange' | 'onApiError'>> & Pick<LeaderElectionOptions, 'onChange' | 'onApiError'>;
+  /** The holder the Lease showed at the last look, while its record is live; '' when free or expired. */
+  private liveHolder = '';
+  /** When the Lease was first seen free (clock seconds); NaN while it is held. */
+  private freeSince = NaN;
+  private readonly o: Required<Omit<LeaderElectionOptions, OptionalHooks>> & Pick<LeaderElectionOptions, OptionalHooks>;
 
   constructor(options: LeaderElectionOptions) {
     // `??` rather than a spread: an option passed as undefined must not erase its default.
@@ -61,6 +74,36 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leader;
+  }
+
+  /**
+   * Who holds the Lease as this replica sees it: its holder identity while
+   * the record is live (renewed within a lease duration, on this replica's
+   * clock), '' when it is free, released or expired.
+   */
+  get holder(): string {
+    return this.leader ? this.o.identity : this.liveHolder;
+  }
+
+  /** Seconds the Lease has been seen free (0 while held): past a bound, a replica takes it whatever its share. */
+  freeForSeconds(): number {
+    return Number.isNaN(this.freeSince) ? 0 : this.o.clock.now() - this.freeSince;
+  }
+
+  /**
+   * Stops leading and releases the Lease at once, but goes on looking: a
+   * bucket handed to a replica with fewer is taken by it at its next retry.
+   */
+  async resign(): Promise<void> {
+    if (!this.leader) return;
+    this.setLeader(false);
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+    this.liveHolder = '';
+    await withTimeout(this.release(), this.o.renewDeadlineSeconds * 1000, 'lease release').catch((err: unknown) => {
+      this.o.onApiError?.(err);
+      this.o.logger.warn({ lease: this.o.leaseName, err: (err as Error).message }, 'leader election: releasing the lease failed; it expires instead');
+    });
   }
 
   start(): void {
@@ -93,6 +136,7 @@ export class LeaderElector {
       this.o.logger.warn({ status: statusOf(err), err: (err as Error).message }, 'leader election: lease request failed');
     }
     this.checkRenewDeadline();
+    if (this.running) this.o.onObserved?.();
     if (this.running) this.timer = setTimeout(() => void this.loop(), this.o.retryPeriodSeconds * 1000);
   }
 
@@ -116,6 +160,9 @@ export class LeaderElector {
       lease = await api.readNamespacedLease({ name, namespace });
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
+      this.liveHolder = '';
+      if (Number.isNaN(this.freeSince)) this.freeSince = now;
+      if (this.o.mayAcquire && !this.o.mayAcquire(now - this.freeSince)) return;
       await api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: this.record(now, 0, now) } });
       this.renewed(now);
       return;
@@ -128,8 +175,16 @@ export class LeaderElector {
     }
     const holder = spec.holderIdentity ?? '';
     if (holder !== '' && holder !== identity && this.observedAt + (spec.leaseDurationSeconds ?? this.o.leaseDurationSeconds) > now) {
+      this.liveHolder = holder;
+      this.freeSince = NaN;
       if (this.leader) this.setLeader(false);
       return;
+    }
+    if (holder !== identity || !this.leader) {
+      // Free, released, expired, or still naming this replica from before a restart: taking it is an acquisition.
+      this.liveHolder = '';
+      if (Number.isNaN(this.freeSince)) this.freeSince = now;
+      if (this.o.mayAcquire && !this.o.mayAcquire(now - this.freeSince)) return;
     }
     const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
     const acquired = holder === identity && spec.acquireTime ? new Date(spec.acquireTime).getTime() / 1000 : now;
@@ -155,6 +210,8 @@ export class LeaderElector {
   private renewed(now: number): void {
     if (!this.running) return; // stopped while the request was in flight
     this.lastRenew = now;
+    this.freeSince = NaN;
+    this.liveHolder = this.o.identity;
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = setTimeout(() => this.checkRenewDeadline(), this.o.renewDeadlineSeconds * 1000);
     if (!this.leader) this.setLeader(true);
@@ -162,7 +219,7 @@ export class LeaderElector {
 
   private setLeader(leader: boolean): void {
     this.leader = leader;
-    this.o.logger.info({ identity: this.o.identity }, leader ? 'leader election: became the leader' : 'leader election: no longer the leader');
+    this.o.logger.info({ identity: this.o.identity, lease: this.o.leaseName }, leader ? `leader election: now holds ${this.o.leaseName}` : `leader election: no longer holds ${this.o.leaseName}`);
     this.o.onChange?.(leader);
   }
 

@@ -43,8 +43,8 @@ export class ScaleActuator {
     /** A patch with no answer by then counts as failed and is retried. */
     private readonly requestTimeoutMs = 10_000,
     private readonly maxAttempts = 8,
-    /** Checked before every attempt: a replica that lost the leadership stops patching at once, retries included. */
-    private readonly mayActuate: () => boolean = () => true,
+    /** Checked before every attempt: a replica that lost the revision's bucket stops patching it at once, retries included. */
+    private readonly mayActuate: (key: RevisionKey) => boolean = () => true,
     private readonly hooks: ScaleActuatorHooks = {},
   ) {}
 
@@ -125,8 +125,8 @@ export class ScaleActuator {
   private async patch(key: RevisionKey, replicas: number, context: ScaleContext | undefined): Promise<void> {
     const k = keyString(key);
     for (let attempt = 0; attempt < this.maxAttempts && !this.stopped && !this.cancelled.has(k); attempt++) {
-      if (!this.mayActuate()) {
-        this.logger.info({ namespace: key.namespace, deployment: key.name, replicas }, 'no longer the leader: scale patch dropped');
+      if (!this.mayActuate(key)) {
+        this.logger.info({ namespace: key.namespace, deployment: key.name, replicas }, 'no longer its owner: scale patch dropped');
         return;
       }
       try {

@@ -9,6 +9,8 @@ import {
 
 /** Knative's statserver close code: tells the activator to reconnect (to the new leader). */
 export const CLOSE_SERVICE_RESTART = 1012;
+/** Set by a kpa replica forwarding stats to a revision's owner: such stats are never forwarded again. */
+export const FORWARDED_BY_HEADER = 'x-kpa-forwarded-by';
 /** Frames above this are refused by closing the connection with 1009 (message too big). */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -17,8 +19,12 @@ export interface StatServerOptions {
   /** 0 picks a free port. */
   port: number;
   logger: Logger;
-  /** Receives the valid stats of each slice of decoding; the caller stamps them with its clock. */
-  onStats: (stats: RevisionStat[]) => void;
+  /**
+   * Receives the valid stats of each slice of decoding; the caller stamps them
+   * with its clock. `forwarded`: they came from another kpa replica's
+   * forwarder (FORWARDED_BY_HEADER), not from an activator.
+   */
+  onStats: (stats: RevisionStat[], forwarded: boolean) => void;
   maxFrameBytes?: number;
   /** Value bounds and the messages-per-frame cap. */
   limits?: DecodeLimits;
@@ -70,6 +76,7 @@ function isKubeletProbe(req: IncomingMessage): boolean {
 interface QueuedFrame {
   data: Buffer;
   isBinary: boolean;
+  forwarded: boolean;
   /** Opened on its turn: the messages, and the next one to decode. */
   pending: PendingFrame | null;
   next: number;
@@ -96,7 +103,7 @@ export class StatServer {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly logger: Logger;
-  private readonly onStats: (stats: RevisionStat[]) => void;
+  private readonly onStats: (stats: RevisionStat[], forwarded: boolean) => void;
   private readonly limits: DecodeLimits;
   private readonly sliceMs: number;
   private readonly maxQueuedBytes: number;
@@ -137,7 +144,7 @@ export class StatServer {
         socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="kpa-stats"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req.headers[FORWARDED_BY_HEADER] !== undefined));
     });
   }
 
@@ -162,11 +169,11 @@ export class StatServer {
     return this.queuedBytes;
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, forwarded: boolean): void {
     this.counters.connectionsOpened++;
     this.counters.connectionsOpen++;
     if (this.paused) ws.pause();
-    ws.on('message', (data: RawData, isBinary: boolean) => this.enqueue(data, isBinary));
+    ws.on('message', (data: RawData, isBinary: boolean) => this.enqueue(data, isBinary, forwarded));
     // ws closes with 1009 on its own when a frame exceeds maxPayload; errors end only this connection.
     ws.on('error', (err) => this.logger.debug({ err: err.message }, 'stats connection error'));
     ws.on('close', () => {
@@ -174,11 +181,11 @@ export class StatServer {
     });
   }
 
-  private enqueue(data: RawData, isBinary: boolean): void {
+  private enqueue(data: RawData, isBinary: boolean, forwarded: boolean): void {
     if (this.closed) return;
     this.counters.frames++;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    this.queue.push({ data: bytes, isBinary, pending: null, next: 0 });
+    this.queue.push({ data: bytes, isBinary, forwarded, pending: null, next: 0 });
     this.queuedBytes += bytes.length;
     if (this.draining === null) {
       // Decode at once while this turn of the event loop has budget left: a frame handled
@@ -211,6 +218,7 @@ export class StatServer {
   /** Decodes until the queue is empty or `deadline`, then hands over what was accepted. */
   private work(deadline: number): void {
     const accepted: RevisionStat[] = [];
+    const acceptedForwarded: RevisionStat[] = [];
     // At least one group of messages per call, however short the slice.
     while (this.queueHead < this.queue.length) {
       const frame = this.queue[this.queueHead];
@@ -225,11 +233,12 @@ export class StatServer {
         frame.pending = opened;
       }
       const pending = frame.pending;
+      const into = frame.forwarded ? acceptedForwarded : accepted;
       const end = Math.min(pending.count, frame.next + MESSAGES_PER_CHECK);
       for (let i = frame.next; i < end; i++) {
         const m = pending.decode(i);
         if (isRejection(m)) this.reject(m, frame.data.length);
-        else accepted.push(m);
+        else into.push(m);
       }
       frame.next = end;
       if (end === pending.count) this.finishFrame();
@@ -237,7 +246,11 @@ export class StatServer {
     }
     if (accepted.length > 0) {
       this.counters.stats += accepted.length;
-      this.onStats(accepted);
+      this.onStats(accepted, false);
+    }
+    if (acceptedForwarded.length > 0) {
+      this.counters.stats += acceptedForwarded.length;
+      this.onStats(acceptedForwarded, true);
     }
   }
 

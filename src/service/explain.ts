@@ -25,8 +25,10 @@ export function explainDecision(result: ScaleResult, spec: DeciderSpec, panicWin
   const ready = Math.max(1, result.readyPods);
   let why: string;
   if (result.panic) {
-    why = `panic: ${panicWindowSeconds} s average ${n(result.panicValue)} ${unit}` +
-      ` ≥ ${n(spec.panicThreshold)} × ${target} on ${result.readyPods} ready → ${pods(result.panicPodsWanted)}` +
+    // Still panicking below the threshold: an earlier surge, or a decider created with more than one ready pod (Knative's restart guard).
+    const over = result.panicPodsWanted / ready >= spec.panicThreshold;
+    why = `panic${over ? '' : ` (until a ${spec.stableWindowSeconds} s stable window passes without a surge)`}: ${panicWindowSeconds} s average ${n(result.panicValue)} ${unit}` +
+      ` ${over ? '≥' : '<'} ${n(spec.panicThreshold)} × ${target} on ${result.readyPods} ready → ${pods(result.panicPodsWanted)}` +
       ` (stable ${spec.stableWindowSeconds} s average ${n(result.stableValue)} → ${result.stablePodsWanted})`;
   } else {
     why = `stable: ${spec.stableWindowSeconds} s average ${n(result.stableValue)} ${unit} ÷ ${target} → ${pods(result.stablePodsWanted)}`;

@@ -6,7 +6,7 @@ import { RevisionScraper } from '../metrics/scraper.js';
 import { ScrapeLoop } from '../metrics/scrapeLoop.js';
 import { StatServer } from '../metrics/statServer.js';
 import type { StatsTokenFile } from '../metrics/statsToken.js';
-import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../metrics/wireStats.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits, type RevisionStat } from '../metrics/wireStats.js';
 import type { Recorder } from '../recording/recorder.js';
 import { dashboardPlugin } from '../dashboard/plugin.js';
 import { AutoscalerService } from './autoscalerService.js';
@@ -36,6 +36,11 @@ export interface LiveAutoscalerOptions {
   statLimits?: DecodeLimits;
   /** The stats websocket's token (--stats-token-file); absent, any connection is accepted, as by Knative. */
   statsToken?: StatsTokenFile;
+  /**
+   * Where the websocket's stats go (sharded replicas: to each revision's
+   * owner); `recordLocally` is this replica's service. Absent: all are recorded here.
+   */
+  routeStats?: (stats: RevisionStat[], forwarded: boolean, recordLocally: (stats: readonly RevisionStat[]) => void) => void;
   /** Which names /metrics serves the per-revision series under (Knative ≤ 1.18's, ≥ 1.19's or both; default both). */
   metricNames?: MetricNames;
 }
@@ -71,17 +76,21 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   const service = new AutoscalerService({ clock, logger, recorder: options.recorder });
   const metrics = new ServiceMetrics(service, options.recorder, { metricNames: options.metricNames });
 
+  const recordLocally = (stats: readonly RevisionStat[]): void => {
+    for (const { key, stat } of stats) {
+      if (service.recordStat(key, stat, 'activator')) metrics.statsReceived.inc({ source: 'activator' });
+      else metrics.unknownRevisionStats.inc();
+    }
+  };
   const statServer = await StatServer.start({
     host: options.host,
     port: options.statsPort ?? DEFAULT_STATS_PORT,
     logger: logger.child({ component: 'statserver' }),
     limits: options.statLimits ?? DEFAULT_DECODE_LIMITS,
     authorize: options.statsToken && ((req) => options.statsToken!.accepts(req)),
-    onStats: (stats) => {
-      for (const { key, stat } of stats) {
-        if (service.recordStat(key, stat, 'activator')) metrics.statsReceived.inc({ source: 'activator' });
-        else metrics.unknownRevisionStats.inc();
-      }
+    onStats: (stats, forwarded) => {
+      if (options.routeStats) options.routeStats(stats, forwarded, recordLocally);
+      else recordLocally(stats);
     },
   });
   metrics.watchStatServer(statServer);

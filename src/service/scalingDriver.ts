@@ -49,8 +49,8 @@ export interface ScalingDriverOptions {
   logger: Logger;
   /** Shadow mode: report what would be applied, apply nothing. */
   dryRun?: boolean;
-  /** Whether this replica may actuate (the leader). */
-  mayActuate?: () => boolean;
+  /** Whether this replica may actuate the revision (it holds its bucket). */
+  mayActuate?: (key: RevisionKey) => boolean;
   /** Said after every reason where applying is not what it seems (targets mode: the ready count is only assumed). */
   note?: string;
 }
@@ -105,7 +105,7 @@ export class ScalingDriver {
       this.o.logger.info({ namespace: key.namespace, revision: key.name, replicas: out.replicas, currentReplicas }, `dry run: would scale to ${out.replicas} (${out.reason})`);
       return;
     }
-    if (this.o.mayActuate?.() === false) return;
+    if (this.o.mayActuate?.(key) === false) return;
     actuator.apply(key, out.replicas);
   }
 }

@@ -80,7 +80,7 @@ async function chain(annotations: Record<string, string> = {}): Promise<Chain> {
   cleanups.push(() => live.close());
   const mode = new KubernetesMode({
     kubeConfig: kubeConfigFor(api), service: live.service, clock, logger: silentLogger(), namespaces: [], classValue: 'kpa.dev',
-    ownNamespace: OWN_NAMESPACE, dryRun: false, isLeader: () => true, requestTimeoutMs: 300,
+    ownNamespace: OWN_NAMESPACE, dryRun: false, requestTimeoutMs: 300,
   });
   await mode.start();
   cleanups.push(() => mode.stop());

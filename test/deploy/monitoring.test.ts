@@ -373,7 +373,7 @@ describe('the PromQL of the dashboard and the alerts', () => {
     qp.set('metrics', stat(35));
     k8s = await startKubernetesRun({
       kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: false,
-      identity: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
+      podName: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
     });
     await until(() => api.calls.some((c) => c.verb === 'create' && c.resource === 'events'), 10_000);
     api.put('horizontalpodautoscalers', { metadata: { name: 'web', namespace: APP_NAMESPACE }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } } });

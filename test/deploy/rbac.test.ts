@@ -81,7 +81,7 @@ async function recordKpaRun(): Promise<RecordedCall[]> {
     for (const namespaces of [[], ['apps', 'team-b']]) {
       const run = await startKubernetesRun({
         kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces, dryRun: false,
-        identity: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
+        podName: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
       });
       try {
         if (namespaces.length === 0) {

@@ -148,7 +148,7 @@ describe('failed scale patches', () => {
     });
     elector.start();
     await until(() => elector!.isLeader);
-    h = await startMode(api, qp, { isLeader: () => elector!.isLeader });
+    h = await startMode(api, qp, { owns: () => elector!.isLeader });
     await until(() => h!.live.service.has(key('web')));
     let steppedDownAt = Infinity;
     const late: number[] = [];

@@ -258,7 +258,7 @@ async function runScenario(s: Scenario): Promise<void> {
     }
     const isLeader = () => elector?.isLeader ?? true;
     // Watches end every 0.3 s (with a bookmark first; the test server takes fractions), so injected watch faults bite.
-    h = await startMode(api, qp, { isLeader, watchTimeoutSeconds: () => 0.3, logger: tracingLogger(note) });
+    h = await startMode(api, qp, { owns: isLeader, watchTimeoutSeconds: () => 0.3, logger: tracingLogger(note) });
     const { live, mode, clock } = h;
     const t0 = clock.now();
     vnow = () => clock.now() - t0;

@@ -92,7 +92,7 @@ export async function startMode(api: FakeApiServer, qp: QueueProxyServer, option
   });
   const mode = new KubernetesMode({
     kubeConfig: kubeConfigFor(api), service: live.service, clock, logger: silentLogger(), namespaces: [], classValue: 'kpa.dev',
-    ownNamespace: OWN_NAMESPACE, dryRun: false, isLeader: () => true, requestTimeoutMs: 300, ...options,
+    ownNamespace: OWN_NAMESPACE, dryRun: false, requestTimeoutMs: 300, ...options,
   });
   await mode.start();
   let totalLoad = 0;

@@ -39,7 +39,7 @@ describe('kpa\'s Kubernetes-side series on /metrics of an in-cluster run', () =>
     qp.set('metrics', stat(35));
     const run = await startKubernetesRun({
       kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: false,
-      identity: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
+      podName: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
     });
     cleanup.push(() => run.close());
     await until(() => api.calls.some((c) => c.verb === 'create' && c.resource === 'events'), 10_000);
@@ -57,7 +57,7 @@ describe('kpa\'s Kubernetes-side series on /metrics of an in-cluster run', () =>
     expect(events['{reason="KPAScaled",result="sent"}']).toBe(patches['{result="applied"}']);
     expect(events['{reason="KPAConflict",result="sent"}']).toBe(1);
     expect(seriesOf(text, 'kpa_conflicts')).toEqual({ '{kind="HorizontalPodAutoscaler"}': 1, '{kind="ScaledObject"}': 0 });
-    await run.elector!.stop();
+    await run.election!.stop();
     expect(seriesOf(await metricsText(run), 'kpa_lease_held')).toEqual({ '{lease="kpa-leader"}': 0 });
   });
 });

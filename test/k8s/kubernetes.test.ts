@@ -256,13 +256,28 @@ describe('shadow mode and followers', () => {
     expect(replicasOf(api, 'shadow')).toBe(1);
   });
 
-  it('a follower collects and decides but never patches', async () => {
-    addDeployment('follower');
-    h = await startMode(api, qp, { isLeader: () => false });
-    await until(() => h!.live.service.has(key('follower')));
-    h.load(35);
-    await h.run(6, 'follower');
-    expect(h.live.service.snapshot(key('follower'))!.desiredScale).toBe(5);
+  it('a revision another replica owns is not scraped, decided or patched here; taken over, its decider starts in panic with the ready pods', async () => {
+    addDeployment('follower', {}, 3);
+    let owned = false;
+    h = await startMode(api, qp, { owns: () => owned });
+    await new Promise((r) => setTimeout(r, 200)); // the informers have synced: the Deployment is known
+    expect(h.live.service.has(key('follower'))).toBe(false);
+    expect(h.mode.targetCounts()).toEqual({ known: 1, owned: 0 });
+    h.load(0);
+    await h.run(4, 'follower');
     expect(api.calls.some((c) => c.verb === 'patch')).toBe(false);
+    owned = true;
+    expect(h.mode.ownershipChanged()).toEqual({ taken: 1, released: 0 });
+    const snap = h.live.service.snapshot(key('follower'))!;
+    // Knative's restart guard: more than one ready pod, so no scale-down on the empty windows of a fresh decider.
+    expect(snap.readyPods).toBe(3);
+    await h.run(4, 'follower'); // within this file's 6 s stable window
+    const decided = h.live.service.history(key('follower')).map((d) => d.result);
+    expect(decided.length).toBeGreaterThan(0);
+    for (const d of decided) expect(d).toMatchObject({ valid: true, panic: true, desiredPodCount: 3, stableValue: 0 });
+    expect(replicasOf(api, 'follower')).toBe(3);
+    owned = false;
+    expect(h.mode.ownershipChanged()).toEqual({ taken: 0, released: 1 });
+    expect(h.live.service.has(key('follower'))).toBe(false);
   });
 });

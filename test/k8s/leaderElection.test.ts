@@ -78,15 +78,15 @@ describe('leader election on a Lease', () => {
       kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [],
       ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
     };
-    const shadow = await startKubernetesRun({ ...opts, dryRun: true, identity: 'kpa-shadow' });
+    const shadow = await startKubernetesRun({ ...opts, dryRun: true, podName: 'kpa-shadow' });
     try {
       await new Promise((r) => setTimeout(r, 500)); // five retry periods: an elector would have taken the free lease by now
-      expect(shadow.elector).toBeNull();
+      expect(shadow.election).toBeNull();
       expect(api.calls.filter((c) => c.resource === 'leases')).toEqual([]);
       expect((await fetch(`http://127.0.0.1:${shadow.live.httpPort}/readyz`)).status).toBe(200);
-      const acting = await startKubernetesRun({ ...opts, dryRun: false, identity: 'kpa-0' });
+      const acting = await startKubernetesRun({ ...opts, dryRun: false, podName: 'kpa-0' });
       try {
-        await until(() => acting.elector!.isLeader, 2000);
+        await until(() => acting.election!.heldBuckets().size === 1, 2000);
       } finally {
         await acting.close();
       }
@@ -95,19 +95,20 @@ describe('leader election on a Lease', () => {
     }
   });
 
-  it('a follower reports not ready on /readyz, and ready once it holds the lease', async () => {
+  it('a replica without the lease is Ready (it takes and forwards stats), and owns the revisions once it holds the lease', async () => {
     api.put('leases', {
       metadata: { name: 'kpa-leader', namespace: OWN_NAMESPACE },
       spec: { holderIdentity: 'someone-else', leaseDurationSeconds: 1, renewTime: new Date().toISOString(), leaseTransitions: 0 },
     });
     const run = await startKubernetesRun({
       kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [], dryRun: false,
-      identity: 'kpa-1', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
+      podName: 'kpa-1', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
     });
     try {
       const readyz = async () => (await fetch(`http://127.0.0.1:${run.live.httpPort}/readyz`)).status;
-      expect(await readyz()).toBe(503);
-      await until(() => run.elector!.isLeader, 5000); // someone-else never renews
+      expect(await readyz()).toBe(200);
+      expect(run.election!.heldBuckets().size).toBe(0);
+      await until(() => run.election!.heldBuckets().size === 1, 5000); // someone-else never renews
       expect(await readyz()).toBe(200);
     } finally {
       await run.close();

@@ -17,7 +17,7 @@ describe('explainDecision: one sentence, the count said once unless something ch
     ['panic, the panic count wins', { panic: true, panicValue: 80, panicPodsWanted: 8, stablePodsWanted: 4, stableValue: 40, desiredPodCount: 8 },
       'panic: 6 s average 80 concurrent requests ≥ 2 × target 10 concurrent requests per pod on 3 ready → 8 pods (stable 60 s average 40 → 4)'],
     ['panic, the stable count is higher', { panic: true, panicValue: 40, panicPodsWanted: 4, stablePodsWanted: 6, stableValue: 60, desiredPodCount: 6 },
-      'panic: 6 s average 40 concurrent requests ≥ 2 × target 10 concurrent requests per pod on 3 ready → 4 pods (stable 60 s average 60 → 6) → 6 pods'],
+      'panic (until a 60 s stable window passes without a surge): 6 s average 40 concurrent requests < 2 × target 10 concurrent requests per pod on 3 ready → 4 pods (stable 60 s average 60 → 6) → 6 pods'],
     ['scale-down delay holds the count', { stableValue: 10, stablePodsWanted: 1, desiredPodCount: 3, delayedFrom: 1, maxScaleDown: 2 },
       'stable: 60 s average 10 concurrent requests ÷ target 10 concurrent requests per pod → 1 pod; scale-down-delay 0 s holds 3 instead of 1 → 3 pods'],
   ])('%s', (_what, d, text) => {
