@@ -86,7 +86,7 @@ describe('deploy/', () => {
     expect(existsSync('deploy/Dockerfile')).toBe(true);
   });
 
-  it('runs two non-root replicas with a read-only root filesystem, probes, limits, and a rollout that never waits for a follower', () => {
+  it('runs two non-root replicas with a read-only root filesystem, probes, limits, the pod IP, an ordinary rollout and a PodDisruptionBudget', () => {
     const dep = named('Deployment', 'kpa');
     expect(dep.spec.replicas).toBe(2);
     const pod = dep.spec.template.spec;
@@ -96,10 +96,13 @@ describe('deploy/', () => {
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(c.resources.requests && c.resources.limits).toBeTruthy();
-    // Only the leader is ever Ready: a rollout must be allowed to replace every pod without waiting for
-    // Readiness, and no PodDisruptionBudget may hold the leader (it would block every drain of its node).
-    expect(dep.spec.strategy.rollingUpdate.maxUnavailable).toBe(dep.spec.replicas);
-    expect(all.filter((d) => d.kind === 'PodDisruptionBudget' && selectsPods((d as Record<string, any>).spec.selector, dep))).toEqual([]);
+    // Every replica is Ready once it serves: a rollout waits for a new pod before an old one goes, and a
+    // drain may take one replica at a time (the other holds or takes every bucket).
+    expect(dep.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+    const budgets = all.filter((d) => d.kind === 'PodDisruptionBudget' && selectsPods((d as Record<string, any>).spec.selector, dep));
+    expect(budgets.map((b) => (b as Record<string, any>).spec)).toEqual([{ minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'kpa' } } }]);
+    // The bucket Leases name their holder POD_NAME_POD_IP: replicas forward stats to that IP.
+    expect(c.env).toEqual(expect.arrayContaining([{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }]));
     expect(named('Service', 'kpa').spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([8080, 9090]);
   });
 
@@ -117,6 +120,7 @@ describe('deploy/', () => {
       ["Knative's activator in knative-serving", { namespace: 'knative-serving', podLabels: { app: 'activator' } }, statsPort, true],
       ['a pod claiming to be Knative\'s activator elsewhere', { namespace: 'default', podLabels: { app: 'activator' } }, statsPort, false],
       ['any other pod, to the stats port', { namespace: 'default', podLabels: { app: 'hello' } }, statsPort, false],
+      ['another kpa replica, forwarding stats to an owner', { namespace: 'kpa-system', podLabels: kpa.spec.template.metadata.labels }, statsPort, true],
       ['a pod in kpa-system, to the stats port', { namespace: 'kpa-system', podLabels: { app: 'debug' } }, statsPort, false],
       ['Prometheus in a namespace labelled for monitoring', monitoring, metricsPort, true],
       ['Prometheus in an unlabelled namespace', { ...monitoring, namespaceLabels: {} }, metricsPort, false],

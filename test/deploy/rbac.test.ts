@@ -78,13 +78,14 @@ async function recordKpaRun(): Promise<RecordedCall[]> {
     api.put('deployments', deployment('web', qp.port));
     syncPods(api, 'web');
     qp.set('metrics', stat(35)); // 35 in flight on one pod, target 7 → a scale-up patch
-    for (const namespaces of [[], ['apps', 'team-b']]) {
+    // One bucket in all namespaces and in a list of them, then three buckets (membership Leases: listed, and deleted at the end).
+    for (const [namespaces, buckets] of [[[], 1], [['apps', 'team-b'], 1], [[], 3]] as const) {
       const run = await startKubernetesRun({
-        kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces, dryRun: false,
+        kubeConfig: kubeConfigFor(api), logger: silentLogger(), host: '127.0.0.1', httpPort: 0, statsPort: 0, namespaces: [...namespaces], dryRun: false, buckets,
         podName: 'kpa-0', ownNamespace: OWN_NAMESPACE, leaseDurationSeconds: 1, renewDeadlineSeconds: 0.6, retryPeriodSeconds: 0.1,
       });
       try {
-        if (namespaces.length === 0) {
+        if (namespaces.length === 0 && buckets === 1) {
           await until(() => api.calls.some((c) => c.verb === 'patch'), 10_000);
           await until(() => api.calls.some((c) => c.verb === 'create' && c.resource === 'events')); // the patch's KPAScaled Event
           api.put('configmaps', configAutoscaler({ 'stable-window': '8s' }));
