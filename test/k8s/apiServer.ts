@@ -176,7 +176,8 @@ export class FakeApiServer {
   /** Resources whose CRD is not installed: every request on them is a 404. */
   private readonly absent = new Set<string>();
   /** Sees every request (with its body, before any fault applies): tests check what a client asked for. */
-  onRequest: ((call: RecordedCall, body: unknown) => void) | undefined;
+  /** Every request as it arrives; `user` is its bearer token (a test gives each replica its own to tell them apart). */
+  onRequest: ((call: RecordedCall, body: unknown, user: string) => void) | undefined;
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<FakeApiServer> {
@@ -332,7 +333,7 @@ export class FakeApiServer {
     const call: RecordedCall = { verb, group: route.group, resource: route.resource, subresource: route.subresource, name, namespace: route.namespace };
     this.calls.push(call);
     const body = method === 'GET' ? undefined : await readBody(req);
-    this.onRequest?.(call, body);
+    this.onRequest?.(call, body, /^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
     const fault = this.faults.find((f) => f.remaining > 0 && (f.resource ?? route.resource) === route.resource &&
       (f.subresource ?? route.subresource) === route.subresource && (f.verb ?? verb) === verb && (f.namespace ?? route.namespace) === route.namespace);
     if (fault) {
