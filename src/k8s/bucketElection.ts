@@ -56,6 +56,8 @@ export class BucketElection {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private lastHandover = -Infinity;
+  /** The membership request in flight: stop() waits for it, or it could recreate the Lease stop() deletes. */
+  private membershipRound: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: BucketElectionOptions) {
     this.timing = {
@@ -69,7 +71,7 @@ export class BucketElection {
       this.electors.set(bucket, new LeaderElector({
         api: o.api, namespace: o.namespace, leaseName: o.leaseNameOf?.(bucket) ?? bucket, identity: o.identity, clock: o.clock,
         logger: o.logger, ...this.timing, onApiError: o.onApiError,
-        mayAcquire: (freeFor) => o.buckets.length === 1 || this.held.size < this.shareOf(o.identity) || freeFor >= 2 * this.timing.retryPeriodSeconds,
+        mayAcquire: (freeFor) => this.running && (o.buckets.length === 1 || this.held.size < this.shareOf(o.identity) || freeFor >= 2 * this.timing.retryPeriodSeconds),
         onChange: (leader) => {
           if (leader) this.held.add(bucket);
           else this.held.delete(bucket);
@@ -126,15 +128,24 @@ export class BucketElection {
     else campaign();
   }
 
-  /** Stops; releases every held bucket and the membership Lease at once (`release: false`: as a crash, they expire). */
+  /**
+   * Stops; releases every held bucket and the membership Lease at once
+   * (`release: false`: as a crash, they expire). The membership goes first,
+   * a retry period before the buckets: the others must have stopped counting
+   * this replica when they see its buckets free, or they would keep a share
+   * for it, hand buckets over to it, and take longer over the rest.
+   */
   async stop(options: { release?: boolean } = {}): Promise<void> {
+    const wasRunning = this.running;
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
-    await Promise.all([...this.electors.values()].map((e) => e.stop(options)));
-    if (options.release !== false && this.o.buckets.length > 1) {
-      await withTimeout(this.o.api.deleteNamespacedLease({ name: this.memberLease, namespace: this.o.namespace }), 2000, 'membership lease delete')
-        .catch(() => undefined);
+    await this.membershipRound.catch(() => undefined);
+    if (wasRunning && options.release !== false && this.o.buckets.length > 1) {
+      const deleted = await withTimeout(this.o.api.deleteNamespacedLease({ name: this.memberLease, namespace: this.o.namespace }), 2000, 'membership lease delete')
+        .then(() => true, () => false);
+      if (deleted && this.held.size > 0) await new Promise((r) => setTimeout(r, this.timing.retryPeriodSeconds * 1000 * 1.5));
     }
+    await Promise.all([...this.electors.values()].map((e) => e.stop(options)));
   }
 
   /**
@@ -163,7 +174,8 @@ export class BucketElection {
   private async membershipLoop(): Promise<void> {
     if (!this.running) return;
     try {
-      await withTimeout(this.renewMembership(), this.timing.renewDeadlineSeconds * 1000, 'membership lease');
+      this.membershipRound = withTimeout(this.renewMembership(), this.timing.renewDeadlineSeconds * 1000, 'membership lease');
+      await this.membershipRound;
     } catch (err) {
       this.o.onApiError?.(err);
       this.o.logger.warn({ status: statusOf(err), err: (err as Error).message }, 'bucket election: membership lease request failed');
@@ -182,6 +194,7 @@ export class BucketElection {
       await api.replaceNamespacedLease({ name: this.memberLease, namespace, body: { ...lease, spec: { ...lease.spec, ...spec } } });
     } catch (err) {
       if (statusOf(err) === 404) {
+        if (!this.running) return; // stopping: the Lease is gone on purpose
         await api.createNamespacedLease({ namespace, body: { metadata: { name: this.memberLease, namespace, labels: { [MEMBER_LABEL]: prefix } }, spec: { ...spec, acquireTime: spec.renewTime } } });
       } else if (statusOf(err) !== 409) throw err;
     }

@@ -411,6 +411,12 @@ export class FakeApiServer {
       }
       return this.json(res, 200, this.put(route.resource, obj));
     }
+    if (verb === 'delete' && !route.subresource) {
+      if (!current) return notFound();
+      this.remove(route.resource, route.namespace ?? '', route.name ?? '');
+      // The API server answers a delete without finalizers with a Success Status naming what went.
+      return this.json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: route.name, kind: route.resource } });
+    }
     return this.status(res, 405, 'MethodNotAllowed', `${verb} ${route.resource}${route.subresource ? `/${route.subresource}` : ''}`);
   }
 
