@@ -83,6 +83,8 @@ interface Target {
   source: MetricsSource;
   names: RevisionNames;
   settingsJson: string;
+  /** What its settings were derived from (config, annotations, labels, selector): the same again changes nothing. */
+  fingerprint: string;
   /** In the service (owned): scraped, decided, patched. */
   inService: boolean;
   /** Where its pods are found in the pod index; null: its selector has no matchLabels, its namespace is scanned. */
@@ -112,6 +114,8 @@ export class KubernetesMode {
   private readonly informers: InformerSupervisor;
   /** The last valid config-autoscaler data; an invalid edit leaves it in force. */
   private configData: Record<string, string> = {};
+  /** Bumped with every config-autoscaler change, so each Deployment's settings are derived again. */
+  private configEpoch = 0;
   private driver: ScalingDriver | null = null;
   private readonly hpaInformers: ListWatch<V2HorizontalPodAutoscaler>[] = [];
   private readonly scaledObjectInformers: ListWatch<KubernetesObject>[] = [];
@@ -346,6 +350,7 @@ export class KubernetesMode {
         return;
       }
       this.configData = { ...data };
+      this.configEpoch++;
       this.o.logger.info('config-autoscaler applied');
       for (const t of this.targets.values()) this.syncDeployment(t.deployment);
     };
@@ -353,6 +358,7 @@ export class KubernetesMode {
     inf.on('update', apply);
     inf.on('delete', () => {
       this.configData = {};
+      this.configEpoch++;
       for (const t of this.targets.values()) this.syncDeployment(t.deployment);
     });
     this.informers.supervise(inf, 'configmaps');
@@ -423,6 +429,14 @@ export class KubernetesMode {
       if (this.targets.has(k)) this.dropDeployment(d);
       return;
     }
+    // Most updates are a replicas change (every patch kpa makes comes back as one, to every replica):
+    // with the same annotations, labels, selector and config, nothing it derives from them changes.
+    const fingerprint = `${this.configEpoch}|${JSON.stringify(d.metadata?.annotations ?? {})}|${JSON.stringify(d.metadata?.labels ?? {})}|${JSON.stringify(d.spec?.selector ?? {})}`;
+    const known = this.targets.get(k);
+    if (known && known.fingerprint === fingerprint) {
+      known.deployment = d;
+      return;
+    }
     let settings: RevisionSettings;
     let source: MetricsSource;
     let names: RevisionNames;
@@ -441,14 +455,14 @@ export class KubernetesMode {
     let target = this.targets.get(k);
     let changed = false;
     if (!target) {
-      target = { key, deployment: d, settings, source, names, settingsJson: json, inService: false, indexKey: null };
+      target = { key, deployment: d, settings, source, names, settingsJson: json, fingerprint, inService: false, indexKey: null };
       this.targets.set(k, target);
       this.index(target);
       this.reconcileConflict(k);
     } else {
       target.deployment = d;
       changed = target.settingsJson !== json;
-      Object.assign(target, { settings, source, names, settingsJson: json });
+      Object.assign(target, { settings, source, names, settingsJson: json, fingerprint });
       this.index(target);
     }
     if (!this.owns(key)) {
@@ -465,11 +479,12 @@ export class KubernetesMode {
    * pods it has now, so with more than one it starts in panic and a takeover
    * never scales a busy revision down.
    */
-  private take(t: Target): void {
+  private take(t: Target, bulk = false): void {
     const resolved = this.o.service.upsertRevision(t.key, t.settings, this.initialPods(t.deployment), t.source, t.names);
     this.driver?.track(t.key, resolved);
     t.inService = true;
-    this.o.logger.info({ namespace: t.key.namespace, deployment: t.key.name }, `autoscaling ${keyString(t.key)}`);
+    // A bucket's worth at once is summed up by the caller: a takeover of 1,000 revisions is one line, not 1,000.
+    this.o.logger[bulk ? 'debug' : 'info']({ namespace: t.key.namespace, deployment: t.key.name }, `autoscaling ${keyString(t.key)}`);
     this.syncPods(t);
     this.announceConflicts(keyString(t.key));
   }
@@ -491,7 +506,7 @@ export class KubernetesMode {
       const owned = this.owns(t.key);
       if (owned && !t.inService) {
         try {
-          this.take(t);
+          this.take(t, true);
           taken++;
         } catch (err) {
           if (!(err instanceof ConfigError)) throw err;

@@ -24,9 +24,14 @@ export interface ScaleActuatorHooks {
   metrics?: KubernetesMetrics;
 }
 
+/** Scale patches on the wire at once, at most (client-go's default client allows 5 a second; Knative raises its QPS to 200 in the autoscaler). */
+export const MAX_PATCHES_IN_FLIGHT = 32;
+
 export class ScaleActuator {
   private readonly pending = new Map<string, { key: RevisionKey; replicas: number; context?: ScaleContext }>();
   private readonly running = new Set<string>();
+  /** The replicas each running patch (or its retries) sets: the same wish again while it runs is not a second patch. */
+  private readonly inFlight = new Map<string, number>();
   /** Deployments dropped or patches withdrawn while in flight: their retries end at the next attempt. */
   private readonly cancelled = new Set<string>();
   /** Backoff waits in progress, cut short by stop() and cancel() so shutdown never waits for a retry. */
@@ -36,6 +41,9 @@ export class ScaleActuator {
   private readonly confirmed = new Map<string, number>();
   /** Patches that succeeded, for tests and the log. */
   applied = 0;
+  /** Requests on the wire now, and the patches waiting for one of the MAX_PATCHES_IN_FLIGHT slots. */
+  private onTheWire = 0;
+  private readonly slotWaiters: (() => void)[] = [];
 
   constructor(
     private readonly api: AppsV1Api,
@@ -51,6 +59,11 @@ export class ScaleActuator {
   apply(key: RevisionKey, replicas: number, context?: ScaleContext): void {
     const k = keyString(key);
     this.cancelled.delete(k);
+    if (this.inFlight.get(k) === replicas) {
+      // A tick while the patch is still on its way (the API server is slow): it already asks for this.
+      this.pending.delete(k);
+      return;
+    }
     this.pending.set(k, { key, replicas, context });
     if (!this.running.has(k)) void this.drain(k);
   }
@@ -90,6 +103,27 @@ export class ScaleActuator {
     this.wakeAll();
   }
 
+  /**
+   * Waits for one of MAX_PATCHES_IN_FLIGHT request slots. A burst (3,000
+   * revisions woken from zero at once, a takeover) then goes out as a steady
+   * stream, and a Lease renewal never queues behind a thousand patches.
+   */
+  private slot(): Promise<void> {
+    if (this.onTheWire < MAX_PATCHES_IN_FLIGHT) {
+      this.onTheWire++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.slotWaiters.push(() => {
+      this.onTheWire++;
+      resolve();
+    }));
+  }
+
+  private release(): void {
+    this.onTheWire--;
+    this.slotWaiters.shift()?.();
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -114,9 +148,12 @@ export class ScaleActuator {
     try {
       for (let next = this.pending.get(k); next && !this.stopped; next = this.pending.get(k)) {
         this.pending.delete(k);
+        this.inFlight.set(k, next.replicas);
         await this.patch(next.key, next.replicas, next.context);
+        this.inFlight.delete(k);
       }
     } finally {
+      this.inFlight.delete(k);
       this.running.delete(k);
       this.cancelled.delete(k);
     }
@@ -129,11 +166,21 @@ export class ScaleActuator {
         this.logger.info({ namespace: key.namespace, deployment: key.name, replicas }, 'no longer its owner: scale patch dropped');
         return;
       }
+      await this.slot();
+      if (this.stopped || this.cancelled.has(k) || !this.mayActuate(key)) {
+        this.release();
+        continue; // the loop's own checks end it, and say why
+      }
       try {
-        const scale = await withTimeout(this.api.patchNamespacedDeploymentScale(
-          { name: key.name, namespace: key.namespace, body: { spec: { replicas } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        ), this.requestTimeoutMs, `patch ${keyString(key)}/scale`);
+        let scale;
+        try {
+          scale = await withTimeout(this.api.patchNamespacedDeploymentScale(
+            { name: key.name, namespace: key.namespace, body: { spec: { replicas } } },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          ), this.requestTimeoutMs, `patch ${keyString(key)}/scale`);
+        } finally {
+          this.release();
+        }
         this.confirmed.set(k, scale.spec?.replicas ?? replicas);
         this.applied++;
         this.hooks.metrics?.scalePatches.inc({ result: 'applied' });

@@ -46,7 +46,7 @@ afterEach(async () => {
 describe('bucketed leader election', () => {
   it('three replicas split ten buckets 4/3/3, each bucket held by one, the holders in the Leases as POD_NAME_POD_IP', async () => {
     const all = [replica('kpa-a'), replica('kpa-b'), replica('kpa-c')];
-    await until(() => exclusive(all) && sizes(all).join() === '3,3,4', 10_000, `buckets never settled: ${sizes(all)}`);
+    await until(() => exclusive(all) && sizes(all).join() === '3,3,4', 10_000, () => `buckets never settled: ${sizes(all)}`);
     const holders = leaseHolders();
     const ids = ['kpa-a_10.0.0.1', 'kpa-b_10.0.0.2', 'kpa-c_10.0.0.3'];
     all.forEach((e, i) => {
@@ -62,7 +62,7 @@ describe('bucketed leader election', () => {
     const first = replica('kpa-a');
     await until(() => first.heldBuckets().size === 10, 5000);
     const second = replica('kpa-b');
-    await until(() => exclusive([first, second]) && sizes([first, second]).join() === '5,5', 10_000, `never split: ${sizes([first, second])}`);
+    await until(() => exclusive([first, second]) && sizes([first, second]).join() === '5,5', 10_000, () => `never split: ${sizes([first, second])}`);
   });
 
   it('a replica that dies (no release) has its buckets taken within the failover bound; one that stops releases them at once', async () => {
@@ -76,7 +76,7 @@ describe('bucketed leader election', () => {
     await until(() => exclusive(alive), 5000);
     // Lease 1 s, retry 0.1 s: the bound is lease + 2 retries (1.2 s), plus a second for a loaded machine.
     expect(Date.now() - killedAt).toBeLessThan(2500);
-    await until(() => exclusive(alive) && sizes(alive).join() === '5,5', 5000, `never split: ${sizes(alive)}`);
+    await until(() => exclusive(alive) && sizes(alive).join() === '5,5', 5000, () => `never split: ${sizes(alive)}`);
     for (const b of deadHeld) expect(alive.some((e) => e.heldBuckets().has(b))).toBe(true);
 
     const [leaving, staying] = alive;
