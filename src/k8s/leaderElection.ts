@@ -60,6 +60,10 @@ export class LeaderElector {
   private liveHolder = '';
   /** When the Lease was first seen free (clock seconds); NaN while it is held. */
   private freeSince = NaN;
+  /** Bumped by resign(): a renewal in flight from before it must not make this replica the holder again. */
+  private generation = 0;
+  /** The lease request in flight, which resign() lets land before it releases. */
+  private attempt: Promise<void> = Promise.resolve();
   private readonly o: Required<Omit<LeaderElectionOptions, OptionalHooks>> & Pick<LeaderElectionOptions, OptionalHooks>;
 
   constructor(options: LeaderElectionOptions) {
@@ -96,10 +100,13 @@ export class LeaderElector {
    */
   async resign(): Promise<void> {
     if (!this.leader) return;
+    this.generation++;
     this.setLeader(false);
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = null;
     this.liveHolder = '';
+    // A renewal already on its way would land after the release and name this replica again.
+    await this.attempt.catch(() => undefined);
     await withTimeout(this.release(), this.o.renewDeadlineSeconds * 1000, 'lease release').catch((err: unknown) => {
       this.o.onApiError?.(err);
       this.o.logger.warn({ lease: this.o.leaseName, err: (err as Error).message }, 'leader election: releasing the lease failed; it expires instead');
@@ -122,7 +129,8 @@ export class LeaderElector {
     if (this.deadline) clearTimeout(this.deadline);
     if (this.leader) {
       this.setLeader(false);
-      if (options.release !== false) await this.release().catch(() => undefined);
+      // Bounded: a shutdown must not wait on an API server that does not answer (the Lease then expires).
+      if (options.release !== false) await withTimeout(this.release(), this.o.renewDeadlineSeconds * 1000, 'lease release').catch(() => undefined);
     }
   }
 
@@ -130,7 +138,8 @@ export class LeaderElector {
     if (!this.running) return;
     try {
       // Bounded like client-go's renew (a context with the renew deadline): a hung request must not stall the loop.
-      await withTimeout(this.tryAcquireOrRenew(), this.o.renewDeadlineSeconds * 1000, 'lease request');
+      this.attempt = withTimeout(this.tryAcquireOrRenew(), this.o.renewDeadlineSeconds * 1000, 'lease request');
+      await this.attempt;
     } catch (err) {
       this.o.onApiError?.(err);
       this.o.logger.warn({ status: statusOf(err), err: (err as Error).message }, 'leader election: lease request failed');
@@ -155,6 +164,7 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<void> {
     const { api, namespace, leaseName: name, identity, clock } = this.o;
     const now = clock.now();
+    const generation = this.generation;
     let lease: V1Lease;
     try {
       lease = await api.readNamespacedLease({ name, namespace });
@@ -164,7 +174,7 @@ export class LeaderElector {
       if (Number.isNaN(this.freeSince)) this.freeSince = now;
       if (this.o.mayAcquire && !this.o.mayAcquire(now - this.freeSince)) return;
       await api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: this.record(now, 0, now) } });
-      this.renewed(now);
+      this.renewed(now, generation);
       return;
     }
     const spec = lease.spec ?? {};
@@ -194,7 +204,7 @@ export class LeaderElector {
       if (statusOf(err) === 409) return; // someone else wrote it first; look again next period
       throw err;
     }
-    this.renewed(now);
+    this.renewed(now, generation);
   }
 
   private record(now: number, transitions: number, acquired: number) {
@@ -207,8 +217,8 @@ export class LeaderElector {
     };
   }
 
-  private renewed(now: number): void {
-    if (!this.running) return; // stopped while the request was in flight
+  private renewed(now: number, generation: number): void {
+    if (!this.running || generation !== this.generation) return; // stopped or resigned while the request was in flight
     this.lastRenew = now;
     this.freeSince = NaN;
     this.liveHolder = this.o.identity;
