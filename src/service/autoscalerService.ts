@@ -9,7 +9,7 @@ import type { PodTarget } from '../metrics/scraper.js';
 import type { ScrapeTarget } from '../metrics/scrapeLoop.js';
 import type { Stat } from '../metrics/stat.js';
 import type { Recorder } from '../recording/recorder.js';
-import { type DecisionBasis, DecisionHistory, type ScaleStatus, type StoredDecision } from './decisionHistory.js';
+import { type DecisionBasis, DecisionHistory, sameScale, type ScaleStatus, type StoredDecision } from './decisionHistory.js';
 import { explainDecision } from './explain.js';
 import { unknownKeyWarnings } from '../config/unknownKeys.js';
 
@@ -82,6 +82,15 @@ export interface RevisionSnapshot {
   podCount: number;
   /** What the scaler made of the decision, where a mode applies decisions (Kubernetes, embedded). */
   scale: ScaleStatus | null;
+  /**
+   * The service's change sequence number at this revision's latest change a
+   * reader can see (settings, pods, scale status, or a tick whose decision or
+   * window values differ from the previous tick's). A tick that repeats the
+   * same "no data" is not a change: an idle revision keeps its number.
+   */
+  changeSeq: number;
+  /** When that change happened (clock seconds). */
+  changedAt: number;
 }
 
 export type { ScaleStatus } from './decisionHistory.js';
@@ -105,6 +114,33 @@ interface Entry {
   lastActivatorStatAt: number;
   metricsSource: MetricsSource;
   scale: ScaleStatus | null;
+  changeSeq: number;
+  changedAt: number;
+  /**
+   * The latest tick's decision and the window values of the metric it does
+   * not scale on (the decision holds the other's), to tell whether the next
+   * tick changed anything.
+   */
+  lastTick: { result: ScaleResult; otherMetric: WindowValues } | null;
+  /** Whether a stat arrived since the latest tick: without one, empty windows stay empty. */
+  statsSinceTick: boolean;
+}
+
+/** A revision's removal, kept so that a stream client behind it still learns of it. */
+interface Removal {
+  seq: number;
+  key: RevisionKey;
+}
+
+/** Removals kept for stream clients; one further behind gets a fresh start instead. */
+const MAX_REMOVALS = 10_000;
+
+/** What changed since a reader's cursor: the revisions with a later change, and those removed. */
+export interface ChangesSince {
+  /** The cursor to pass next time. */
+  seq: number;
+  changed: readonly RevisionSnapshot[];
+  removed: readonly RevisionKey[];
 }
 
 export interface AutoscalerServiceOptions {
@@ -131,7 +167,12 @@ export class AutoscalerService {
   private readonly historySeconds: number;
   /** Bumped by every change a reader can see except window values; the read views are rebuilt when it moves. */
   private epoch = 0;
-  private view: { epoch: number; snapshots: RevisionSnapshot[] } | null = null;
+  private view: ReadView | null = null;
+  /** Numbers every change a reader can see (see RevisionSnapshot.changeSeq); removals take one too. */
+  private changeSeq = 0;
+  private readonly removals: Removal[] = [];
+  /** Removals up to this sequence number have been forgotten (MAX_REMOVALS). */
+  private removalsForgottenUpTo = 0;
   private readonly unknownLogged = new Set<string>();
   /** Unknown config keys and annotations already logged: the shared ConfigMap's once, a revision's own once per revision. */
   private readonly unknownKeysLogged = new Set<string>();
@@ -184,11 +225,13 @@ export class AutoscalerService {
       existing.settings = settings;
       existing.metricsSource = metricsSource;
       existing.basis = basis;
+      this.changed(existing, now);
     } else {
       this.entries.set(k, {
         key: { namespace: key.namespace, name: key.name }, names: { ...names }, settings, pods: [...initialPods],
         history: new DecisionHistory(this.historySeconds), basis,
         activatorSeen: false, lastActivatorStatAt: -Infinity, metricsSource, scale: null,
+        changeSeq: ++this.changeSeq, changedAt: now, lastTick: null, statsSinceTick: false,
       });
     }
     this.unknownLogged.delete(k);
@@ -199,7 +242,18 @@ export class AutoscalerService {
     const k = keyString(key);
     this.scalers.delete(key);
     this.epoch++;
-    return this.entries.delete(k);
+    const entry = this.entries.get(k);
+    if (!entry) return false;
+    this.entries.delete(k);
+    this.removals.push({ seq: ++this.changeSeq, key: entry.key });
+    if (this.removals.length > MAX_REMOVALS) this.removalsForgottenUpTo = this.removals.splice(0, this.removals.length - MAX_REMOVALS).at(-1)!.seq;
+    return true;
+  }
+
+  /** Gives the revision the next change number: stream clients send it again, activity sorts it first. */
+  private changed(entry: Entry, now = this.clock.now()): void {
+    entry.changeSeq = ++this.changeSeq;
+    entry.changedAt = now;
   }
 
   has(key: RevisionKey): boolean {
@@ -210,6 +264,10 @@ export class AutoscalerService {
   setPods(key: RevisionKey, pods: readonly PodTarget[]): void {
     const entry = this.entries.get(keyString(key));
     if (!entry) return;
+    if (entry.pods.length !== pods.length) {
+      this.epoch++;
+      this.changed(entry);
+    }
     entry.pods = [...pods];
     this.setReadyCount(key, pods.length);
   }
@@ -219,6 +277,8 @@ export class AutoscalerService {
     const scaler = this.scalers.get(key);
     if (!scaler || scaler.readyPods === ready) return;
     this.epoch++;
+    const entry = this.entries.get(keyString(key));
+    if (entry) this.changed(entry);
     this.recorder?.ready(this.clock.now(), key, ready);
     scaler.readyPods = ready;
   }
@@ -241,9 +301,14 @@ export class AutoscalerService {
     }
     const now = this.clock.now();
     if (source === 'activator') {
+      if (!entry.activatorSeen) {
+        this.epoch++;
+        this.changed(entry, now);
+      }
       entry.activatorSeen = true;
       entry.lastActivatorStatAt = now;
     }
+    entry.statsSinceTick = true;
     this.recorder?.stat(now, key, stat);
     if (this.scalers.record(key, now, stat) && source === 'activator') this.tickRevision(key);
     return true;
@@ -268,10 +333,17 @@ export class AutoscalerService {
       result,
       explanation: explainDecision(result, entry.basis.spec, entry.basis.panicWindowSeconds),
     };
-    const previous = entry.history.latest();
-    if (result.valid && (!previous?.result.valid || changed(previous.result, result))) {
+    const previous = entry.lastTick?.result;
+    if (result.valid && (!previous?.valid || changed(previous, result))) {
       this.logger.info({ namespace: key.namespace, revision: key.name, desiredPods: result.desiredPodCount, panic: result.panic }, record.explanation);
     }
+    const last = entry.lastTick;
+    // An idle revision's windows are read only once: no stat since, and empty before, they are empty still.
+    const otherMetric = last && !last.otherMetric.ok && !entry.statsSinceTick ? last.otherMetric
+      : scaler.resolved.decider.scalingMetric === 'rps' ? scaler.collection.stableAndPanicConcurrency(now) : scaler.collection.stableAndPanicRps(now);
+    if (!last || !sameResult(last.result, result) || !sameWindows(last.otherMetric, otherMetric)) this.changed(entry, now);
+    entry.lastTick = { result, otherMetric };
+    entry.statsSinceTick = false;
     for (const listener of this.listeners) listener(key, record, scaler);
     record.scale = entry.scale;
     entry.history.push(now, result, entry.basis, entry.scale);
@@ -318,13 +390,16 @@ export class AutoscalerService {
       metricsSource: entry.metricsSource,
       podCount: entry.pods.length,
       scale: entry.scale,
+      changeSeq: entry.changeSeq,
+      changedAt: entry.changedAt,
     };
   }
 
   setScaleStatus(key: RevisionKey, status: ScaleStatus): void {
     const entry = this.entries.get(keyString(key));
-    if (!entry) return;
+    if (!entry || sameScale(entry.scale, status)) return;
     this.epoch++;
+    this.changed(entry);
     entry.scale = status;
   }
 
@@ -357,9 +432,24 @@ export class AutoscalerService {
    * changes however many read it, so 500 concurrent API or /metrics readers
    * cost one build. Window values in it are the ones at the build.
    */
-  readView(): { epoch: number; snapshots: readonly RevisionSnapshot[] } {
-    if (this.view?.epoch !== this.epoch) this.view = { epoch: this.epoch, snapshots: this.snapshots() };
+  readView(): ReadView {
+    if (this.view?.epoch !== this.epoch) this.view = { epoch: this.epoch, seq: this.changeSeq, snapshots: this.snapshots() };
     return this.view;
+  }
+
+  /**
+   * What a reader who has seen everything up to change `seq` (a previous
+   * answer's `seq`) has not: the revisions changed since, from the read view,
+   * and the keys removed since. Null when removals that far back are
+   * forgotten: the reader must start afresh.
+   */
+  changesSince(seq: number): ChangesSince | null {
+    if (seq < this.removalsForgottenUpTo) return null;
+    const view = this.readView();
+    const changed = view.snapshots.filter((s) => s.changeSeq > seq);
+    const removed: RevisionKey[] = [];
+    for (let i = this.removals.length - 1; i >= 0 && this.removals[i].seq > seq; i--) removed.push(this.removals[i].key);
+    return { seq: view.seq, changed, removed: removed.reverse() };
   }
 
   /** The revision's decisions of the last `historySeconds`, oldest first. */
@@ -369,6 +459,24 @@ export class AutoscalerService {
     entry.history.prune(this.clock.now());
     return entry.history.records().map((d) => withExplanation(d)!);
   }
+}
+
+/** Every revision as of one epoch; `seq` is the latest change it includes. */
+export interface ReadView {
+  epoch: number;
+  seq: number;
+  snapshots: readonly RevisionSnapshot[];
+}
+
+function sameResult(a: ScaleResult, b: ScaleResult): boolean {
+  if (!a.valid || !b.valid) return !a.valid && !b.valid && a.reason === b.reason;
+  return a.desiredPodCount === b.desiredPodCount && a.excessBurstCapacity === b.excessBurstCapacity && a.panic === b.panic
+    && Object.is(a.stableValue, b.stableValue) && Object.is(a.panicValue, b.panicValue) && a.readyPods === b.readyPods && a.delayedFrom === b.delayedFrom;
+}
+
+function sameWindows(a: WindowValues, b: WindowValues): boolean {
+  if (!a.ok || !b.ok) return !a.ok && !b.ok && a.reason === b.reason;
+  return Object.is(a.stable, b.stable) && Object.is(a.panic, b.panic);
 }
 
 function basisOf(resolved: ResolvedRevision): DecisionBasis {

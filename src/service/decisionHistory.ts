@@ -42,7 +42,8 @@ interface Run<T> {
   value: T;
 }
 
-function sameScale(a: ScaleStatus | null, b: ScaleStatus | null): boolean {
+/** Whether two scale statuses say the same (a decision's scale is stored once per run of equal ones). */
+export function sameScale(a: ScaleStatus | null, b: ScaleStatus | null): boolean {
   if (a === b) return true;
   if (a === null || b === null) return false;
   return a.currentReplicas === b.currentReplicas && a.wantReplicas === b.wantReplicas

@@ -1,7 +1,10 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../log.js';
-import type { AutoscalerService, DecisionRecord, RevisionSnapshot } from './autoscalerService.js';
+import type { AutoscalerService, DecisionRecord, ReadView, RevisionSnapshot } from './autoscalerService.js';
 import type { ServiceMetrics } from './promMetrics.js';
+import {
+  ContinueTokenError, page, REVISION_FILTERS, REVISION_SORTS, type RevisionFilter, type RevisionPage, type RevisionQuery, type RevisionSort, select,
+} from './revisionQuery.js';
 import { acceptsGzip, SharedBodyCache } from './sharedBody.js';
 
 /** Says whether this replica should receive traffic (false for a follower of a leader election). */
@@ -37,24 +40,115 @@ export function publicSnapshot(s: RevisionSnapshot) {
   return { ...s, latest: s.latest ? publicDecision(s.latest) : null };
 }
 
+const snapshotJsons = new WeakMap<RevisionSnapshot, string>();
+
 /**
- * The revisions as the API and the dashboard stream send them, serialized once
- * per change of the service's read view and shared by every reader.
+ * A revision as JSON, serialized once per read view and shared by every
+ * reader (the API's pages and every stream client).
  */
-export function revisionsJson(service: AutoscalerService): () => string {
-  let cached: { epoch: number; json: string } | null = null;
-  return () => {
-    const view = service.readView();
-    if (cached?.epoch !== view.epoch) cached = { epoch: view.epoch, json: JSON.stringify(view.snapshots.map(publicSnapshot)) };
-    return cached.json;
-  };
+export function snapshotJson(s: RevisionSnapshot): string {
+  let json = snapshotJsons.get(s);
+  if (json === undefined) {
+    json = JSON.stringify(publicSnapshot(s));
+    snapshotJsons.set(s, json);
+  }
+  return json;
 }
 
-const revisionsApi = (service: AutoscalerService): FastifyPluginAsync => async (app) => {
-  const revisions = revisionsJson(service);
-  const cache = new SharedBodyCache();
-  app.get('/api/revisions', async (req, reply) => {
-    const body = cache.get(service.readView().epoch, () => `{"revisions":${revisions()}}`);
+/** Which buckets of revisions this replica holds (Kubernetes mode with --buckets). */
+export interface ReplicaBuckets {
+  /** The replica's identity (its pod name, as in its Leases). */
+  identity: string;
+  /** The buckets it holds, by number ("00", "03"); ["all"] for a replica that owns every revision. */
+  buckets: string[];
+  bucketCount: number;
+}
+
+export type ReplicaProvider = () => ReplicaBuckets;
+
+/** A replica that is the only one: it holds every revision (what is shown without a provider). */
+export const soleReplica: ReplicaProvider = () => ({ identity: 'kpa', buckets: ['all'], bucketCount: 1 });
+
+/** A page holds 100 revisions unless asked, 500 at most: a call never returns megabytes. */
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 500;
+
+/**
+ * The selected revisions of one read view, per query: a page and the next
+ * page of the same query, or many readers of it, select and sort once.
+ */
+export class RevisionSelections {
+  private epoch = -1;
+  private readonly selections = new Map<string, RevisionSnapshot[]>();
+
+  get(view: ReadView, query: RevisionQuery): RevisionSnapshot[] {
+    if (view.epoch !== this.epoch) {
+      this.epoch = view.epoch;
+      this.selections.clear();
+    }
+    const key = JSON.stringify([query.sort, query.filter, query.q]);
+    let selected = this.selections.get(key);
+    if (!selected) {
+      // A bound on what one view keeps: each distinct search adds a list.
+      if (this.selections.size >= 64) this.selections.clear();
+      selected = select(view.snapshots, query);
+      this.selections.set(key, selected);
+    }
+    return selected;
+  }
+}
+
+function pageJson(result: RevisionPage, replicaJson: string): string {
+  return `{"revisions":[${result.revisions.map(snapshotJson).join(',')}],"continue":${JSON.stringify(result.continue)},"total":${result.total},"replica":${replicaJson}}`;
+}
+
+const QUERY_PARAMETERS = ['limit', 'continue', 'q', 'filter', 'sort'];
+
+interface RevisionsQuerystring {
+  limit: number;
+  continue?: string;
+  q?: string;
+  filter?: RevisionFilter;
+  sort: RevisionSort;
+}
+
+const revisionsApi = (service: AutoscalerService, replica: ReplicaProvider): FastifyPluginAsync => async (app) => {
+  const selections = new RevisionSelections();
+  // The same query of the same view (500 readers of the first page) is one body, compressed once.
+  const bodies = new SharedBodyCache();
+  app.get<{ Querystring: RevisionsQuerystring }>('/api/revisions', {
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT },
+          continue: { type: 'string', maxLength: 4096 },
+          q: { type: 'string', maxLength: 317 }, // a namespace (63) / a name (253)
+          filter: { type: 'string', enum: [...REVISION_FILTERS] },
+          sort: { type: 'string', enum: [...REVISION_SORTS], default: 'name' },
+        },
+      },
+    },
+    // Fastify drops unknown parameters silently; a misspelt one (fliter=) would list everything, so it is refused.
+    preValidation: async (req, reply) => {
+      const unknown = Object.keys(req.query as object).find((k) => !QUERY_PARAMETERS.includes(k));
+      if (unknown !== undefined) {
+        return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `querystring/${unknown} is not a parameter (limit, continue, q, filter, sort)` });
+      }
+    },
+  }, async (req, reply) => {
+    const view = service.readView();
+    const query: RevisionQuery = { q: req.query.q ?? '', filter: req.query.filter ?? null, sort: req.query.sort };
+    const replicaJson = JSON.stringify(replica());
+    let result: RevisionPage;
+    try {
+      result = page(selections.get(view, query), query, req.query.limit, req.query.continue);
+    } catch (err) {
+      if (!(err instanceof ContinueTokenError)) throw err;
+      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `querystring/continue ${err.message}` });
+    }
+    const cacheKey = JSON.stringify([query.sort, query.filter, query.q, req.query.limit, req.query.continue ?? '', replicaJson]);
+    const body = bodies.get(view.epoch, cacheKey, () => pageJson(result, replicaJson));
     reply.type('application/json; charset=utf-8').header('vary', 'accept-encoding');
     return acceptsGzip(req.headers['accept-encoding']) ? reply.header('content-encoding', 'gzip').send(await body.gzip) : reply.send(body.text);
   });
@@ -79,6 +173,8 @@ export interface HttpAppOptions {
   metrics: ServiceMetrics;
   logger: Logger;
   readiness: ReadinessGate;
+  /** Which buckets this replica holds, for /api/revisions and the dashboard (absent: soleReplica, every revision). */
+  replica?: ReplicaProvider;
   /** More plugins (the dashboard, a mode's own routes). */
   plugins?: FastifyPluginAsync[];
 }
@@ -90,7 +186,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const quiet = { logLevel: 'warn' as const };
   await app.register(health(options.readiness), quiet);
   await app.register(metrics(options.metrics), quiet);
-  await app.register(revisionsApi(options.service), quiet);
+  await app.register(revisionsApi(options.service, options.replica ?? soleReplica), quiet);
   for (const plugin of options.plugins ?? []) await app.register(plugin, quiet);
   return app;
 }

@@ -10,7 +10,7 @@ import { DEFAULT_DECODE_LIMITS, type DecodeLimits, type RevisionStat } from '../
 import type { Recorder } from '../recording/recorder.js';
 import { dashboardPlugin } from '../dashboard/plugin.js';
 import { AutoscalerService } from './autoscalerService.js';
-import { buildHttpApp, type ReadinessGate } from './httpApp.js';
+import { buildHttpApp, type ReadinessGate, type ReplicaProvider } from './httpApp.js';
 import { type MetricNames, ServiceMetrics } from './promMetrics.js';
 
 export { type MetricNames, MetricNamesError, parseMetricNames } from './promMetrics.js';
@@ -29,6 +29,8 @@ export interface LiveAutoscalerOptions {
   /** Extra readiness condition (the leader elector); the service is otherwise ready once listening. */
   readiness?: ReadinessGate;
   plugins?: FastifyPluginAsync[];
+  /** Which buckets this replica holds, shown by /api/revisions and the dashboard (absent: it holds every revision). */
+  replica?: ReplicaProvider;
   scraper?: RevisionScraper;
   tickIntervalMs?: number;
   scrapeIntervalMs?: number;
@@ -116,7 +118,10 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
     return options.readiness?.() ?? { ready: true };
   };
   // The dashboard is served in every mode.
-  const app = await buildHttpApp({ service, metrics, logger, readiness, plugins: [dashboardPlugin(service, clock), ...(options.plugins ?? [])] });
+  const app = await buildHttpApp({
+    service, metrics, logger, readiness, replica: options.replica,
+    plugins: [dashboardPlugin(service, clock, options.replica), ...(options.plugins ?? [])],
+  });
   await app.listen({ host: options.host ?? '0.0.0.0', port: options.httpPort ?? DEFAULT_HTTP_PORT });
   listening = true;
   const address = app.server.address();

@@ -18,17 +18,30 @@ export function sharedBody(text: string): SharedBody {
 }
 
 /**
- * Caches one body per epoch of the service's read view. Hundreds of
- * concurrent readers of a megabyte of JSON cost one build and one
- * compression; those that accept gzip (Prometheus, browsers, fetch) then get
- * a tenth of the bytes to send.
+ * Caches bodies per epoch of the service's read view, one per key (a query:
+ * the first page, a search). Hundreds of concurrent readers of the same page
+ * cost one build and one compression; those that accept gzip (Prometheus,
+ * browsers, fetch) then get a tenth of the bytes to send.
  */
 export class SharedBodyCache {
-  private cached: { epoch: number; body: SharedBody } | null = null;
+  private epoch = NaN;
+  private readonly bodies = new Map<string, SharedBody>();
 
-  get(epoch: number, build: () => string): SharedBody {
-    if (this.cached?.epoch !== epoch) this.cached = { epoch, body: sharedBody(build()) };
-    return this.cached.body;
+  /** At most this many bodies per epoch: each distinct query adds one. */
+  constructor(private readonly maxBodies = 64) {}
+
+  get(epoch: number, key: string, build: () => string): SharedBody {
+    if (epoch !== this.epoch) {
+      this.epoch = epoch;
+      this.bodies.clear();
+    }
+    let body = this.bodies.get(key);
+    if (!body) {
+      if (this.bodies.size >= this.maxBodies) this.bodies.clear();
+      body = sharedBody(build());
+      this.bodies.set(key, body);
+    }
+    return body;
   }
 }
 

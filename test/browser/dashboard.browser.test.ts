@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
-  it('renders live charts for every revision and takes the README screenshot', async () => {
+  it('lists the revisions, opens the demo\'s few with live charts, and takes the README screenshot', async () => {
     // launch() gives Chromium a fresh, empty profile of its own each time.
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -42,8 +42,10 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
       page.on('pageerror', (err) => errors.push(err.message));
       await page.goto(`http://127.0.0.1:${run.live.httpPort}/`);
       await page.waitForSelector('#status:text-matches("live")');
-      // Three revision cards, each with two uPlot canvases fed by several updates.
+      // The demo's three revisions are listed, and each is opened: a card with two uPlot canvases fed by several updates.
       await page.waitForFunction(() => document.querySelectorAll('.card canvas').length >= 6 && Number(document.body.dataset.updates ?? 0) >= 4, undefined, { timeout: 20_000 });
+      expect(await page.$$eval('#list tbody tr', (rows) => rows.map((r) => (r as HTMLElement).dataset.revision).sort())).toEqual(['default/diurnal', 'default/flash-crowd', 'default/idle-burst']);
+      expect(await page.textContent('#replica')).toBe('replica kpa · all revisions');
       // Wait for the flash crowd to panic and scale up, so the screenshot shows the autoscaler at work.
       await page.waitForFunction(() => {
         const card = document.querySelector('.card[data-revision="default/flash-crowd"]');
@@ -55,11 +57,29 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
       expect(await page.$$eval('.log div', (lines) => lines.length)).toBeGreaterThan(0);
       // Each card says where its load is measured.
       const sources = await page.$$eval('.card', (cards) => cards.map((c) => [(c as HTMLElement).dataset.revision, c.querySelector('.badge.source')?.textContent]));
-      expect(sources).toEqual([['default/flash-crowd', 'load from kpa activator'], ['default/diurnal', 'load from queue-proxy'], ['default/idle-burst', 'load from kpa activator']]);
+      expect(sources).toEqual([['default/diurnal', 'load from queue-proxy'], ['default/flash-crowd', 'load from kpa activator'], ['default/idle-burst', 'load from kpa activator']]);
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(existsSync(SCREENSHOT)).toBe(true);
 
-      // A page opened late starts from the service's kept history, not from an empty chart.
+      // Search, filters and sort go to the API: what they list is what it selects.
+      await page.fill('#q', 'flash');
+      await page.waitForFunction(() => document.querySelectorAll('#list tbody tr[data-revision]').length === 1);
+      expect(await page.$eval('#list tbody tr[data-revision]', (r) => (r as HTMLElement).dataset.revision)).toBe('default/flash-crowd');
+      await page.fill('#q', '');
+      await page.selectOption('#sort', 'name');
+      await page.waitForFunction(() => Array.from(document.querySelectorAll('#list tbody tr[data-revision]')).map((r) => (r as HTMLElement).dataset.revision).join() === 'default/diurnal,default/flash-crowd,default/idle-burst');
+      // Which revisions panic or sit at zero right now depends on the demo's timing; what the page lists must be them.
+      for (const [filter, cell, holds] of [['panicking', '.mode', /^PANIC$/], ['zero', '.pods', /^0 ready/]] as const) {
+        const lists = Number(await page.evaluate(() => document.body.dataset.lists));
+        await page.selectOption('#filter', filter);
+        await page.waitForFunction((n) => Number(document.body.dataset.lists) > n, lists);
+        const shown = await page.$$eval(`#list tbody tr[data-revision] ${cell}`, (cells) => cells.map((c) => c.textContent ?? ''));
+        expect(shown.every((text) => holds.test(text)), `${filter}: ${shown.join(', ')}`).toBe(true);
+      }
+      await page.selectOption('#filter', '');
+      expect(errors).toEqual([]);
+
+      // A page opened late starts each opened revision from the service's kept history, not from an empty chart.
       const late = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
       late.on('pageerror', (err) => errors.push(err.message));
       await late.goto(`http://127.0.0.1:${run.live.httpPort}/`);
@@ -69,9 +89,33 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
       expect(drawn).toHaveLength(3);
       expect(Math.min(...drawn)).toBeGreaterThanOrEqual(4);
       expect(await late.$$eval('.card[data-revision="default/flash-crowd"] .log div', (lines) => lines.length)).toBeGreaterThan(1);
+      await late.close();
+
+      // With more than a handful of revisions, nothing opens by itself: only the one clicked is fetched and charted.
+      for (let i = 0; i < 20; i++) run.live.service.upsertRevision({ namespace: 'more', name: `idle-${i}` }, { config: {} });
+      const big = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+      big.on('pageerror', (err) => errors.push(err.message));
+      const details: string[] = [];
+      big.on('request', (req) => {
+        const path = new URL(req.url()).pathname;
+        if (/^\/api\/revisions\/[^/]+\/[^/]+$/.test(path)) details.push(path);
+      });
+      await big.goto(`http://127.0.0.1:${run.live.httpPort}/`);
+      await big.waitForFunction(() => document.body.dataset.history === 'drawn' && Number(document.body.dataset.updates ?? 0) >= 1, undefined, { timeout: 10_000 });
+      expect(await big.$$eval('#list tbody tr[data-revision]', (rows) => rows.length)).toBe(23);
+      expect(await big.$$eval('.card', (cards) => cards.length)).toBe(0);
+      expect(details).toEqual([]);
+      await big.click('#list tbody tr[data-revision="default/flash-crowd"]');
+      await big.waitForFunction(() => document.querySelector<HTMLElement>('.card[data-revision="default/flash-crowd"]')?.dataset.history === 'drawn', undefined, { timeout: 10_000 });
+      expect(details).toEqual(['/api/revisions/default/flash-crowd']);
+      expect(await big.$$eval('.card canvas', (canvases) => canvases.length)).toBe(2);
+      expect(Number(await big.$eval('.card', (c) => (c as HTMLElement).dataset.points))).toBeGreaterThanOrEqual(4);
+      // Clicking it again closes it.
+      await big.click('#list tbody tr[data-revision="default/flash-crowd"]');
+      expect(await big.$$eval('.card', (cards) => cards.length)).toBe(0);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
     }
-  }, 90_000);
+  }, 120_000);
 });

@@ -56,7 +56,7 @@ describe('live service over real sockets', () => {
     for (let i = 0; i < 4; i++) await second();
     expect(qp.hits.get('p')).toBe(4); // the scraped revision's four scrapes, none for the fronted one
     const { body } = await get<{ revisions: { name: string; metricsSource: string; podCount: number }[] }>('/api/revisions');
-    expect(body.revisions.map((r) => [r.name, r.metricsSource, r.podCount])).toEqual([['scraped', 'queue-proxy', 1], ['fronted', 'activator', 1]]);
+    expect(body.revisions.map((r) => [r.name, r.metricsSource, r.podCount])).toEqual([['fronted', 'activator', 1], ['scraped', 'queue-proxy', 1]]); // by name
     expect(live.service.snapshot({ namespace: 'default', name: 'fronted' })!.latest!.result.valid).toBe(false);
   });
 

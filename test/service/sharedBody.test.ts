@@ -3,15 +3,25 @@ import { describe, expect, it } from 'vitest';
 import { acceptsGzip, SharedBodyCache } from '../../src/service/sharedBody.js';
 
 describe('SharedBodyCache', () => {
-  it('builds once per epoch however many read, and rebuilds when the epoch moves', async () => {
+  it('builds once per epoch and key however many read, and rebuilds when the epoch moves', async () => {
     const cache = new SharedBodyCache();
     let builds = 0;
     const build = () => `{"n":${++builds}}`;
-    const bodies = Array.from({ length: 500 }, () => cache.get(7, build));
+    const bodies = Array.from({ length: 500 }, () => cache.get(7, 'first page', build));
     expect(builds).toBe(1);
     expect(new Set(bodies).size).toBe(1);
     expect(gunzipSync(await bodies[0].gzip).toString()).toBe('{"n":1}');
-    expect(cache.get(8, build).text).toBe('{"n":2}');
+    expect(cache.get(7, 'a search', build).text).toBe('{"n":2}');
+    expect(cache.get(7, 'first page', build).text).toBe('{"n":1}');
+    expect(cache.get(8, 'first page', build).text).toBe('{"n":3}');
+  });
+
+  it('keeps a bounded number of bodies per epoch', () => {
+    const cache = new SharedBodyCache(2);
+    let builds = 0;
+    const build = () => String(++builds);
+    for (const key of ['a', 'b', 'c', 'a']) cache.get(1, key, build);
+    expect(builds).toBe(4); // 'c' made room by dropping the others, so 'a' was built again
   });
 
   it.each([
