@@ -104,6 +104,11 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
     // Ready once it can serve: any replica takes activator stats and forwards them, whoever owns the revision.
     readiness: () => api.readiness(),
     routeStats: (stats, forwarded, recordLocally) => (forwarder ? forwarder.route(stats, forwarded) : recordLocally(stats)),
+    // The buckets by number ("03" of kpa-bucket-03-of-10); a shadow, holding no Lease, decides every revision it sees.
+    replica: () => ({
+      identity, bucketCount: names.length,
+      buckets: election ? names.map((b, i) => (election.heldBuckets().has(b) ? String(i).padStart(Math.max(2, String(names.length).length), '0') : '')).filter(Boolean) : ['all'],
+    }),
   });
   const k8sMetrics = new KubernetesMetrics(live.metrics.registry);
   if (election) {

@@ -144,7 +144,14 @@ afterAll(async () => {
 describe('three kpa replicas sharing 3,006 Deployments by bucket Leases', () => {
   it('split the ten buckets 4/3/3, and every replica is Ready', async () => {
     await until(() => [...heldBy().values()].sort().join() === '3,3,4' && heldBy().size === 3, 30_000, () => `buckets never settled: ${JSON.stringify([...heldBy()])}`);
-    for (const r of REPLICAS) expect((await fetch(`http://${r.host}:${kpas.get(r.name)!.port}/readyz`)).status).toBe(200);
+    for (const r of REPLICAS) {
+      const base = `http://${r.host}:${kpas.get(r.name)!.port}`;
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      // Each says which buckets it holds, by number, as its Leases do.
+      const { replica } = (await (await fetch(`${base}/api/revisions?limit=1`)).json()) as { replica: { identity: string; buckets: string[]; bucketCount: number } };
+      const held = BUCKETS.map((b, i) => [b, i] as const).filter(([b]) => leases().get(b)!.holder === identity(r)).map(([, i]) => String(i).padStart(2, '0'));
+      expect(replica).toEqual({ identity: identity(r), buckets: held, bucketCount: 10 });
+    }
   }, 40_000);
 
   it('stats sent to one replica reach each revision\'s owner, and each Deployment is patched once, by its owner', async () => {
