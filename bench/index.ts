@@ -9,6 +9,7 @@ import { run as engine } from './engine.js';
 import { run as replay } from './replay.js';
 import { run as ingest } from './ingest.js';
 import { run as scrape } from './scrape.js';
+import { run as forwarding } from './forwarding.js';
 import { run as activator } from './activator.js';
 import { run as soak } from './soak.js';
 
@@ -28,7 +29,7 @@ const suites: [string, Suite][] = [['engine', engine], ['replay and start-up, wh
 const simulation = await optionalSuite('./simulation.js');
 if (simulation) suites.push(['simulation', simulation]);
 // The live service over real sockets; each forks its peers (activators, pods) so the service's CPU is its own.
-suites.push(['websocket ingest', ingest], ['scraping and memory', scrape]);
+suites.push(['websocket ingest', ingest], ['forwarding stats to the owner replica', forwarding], ['scraping and memory', scrape]);
 // The request path: the activator and nginx as reverse proxies to one upstream, each proxy pinned to its own core.
 suites.push(['request path (kpa activator)', activator]);
 // Last: ten minutes of mixed load (KPA_SOAK_SECONDS shortens it).
