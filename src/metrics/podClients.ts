@@ -107,9 +107,12 @@ export class PodClients {
       const deadline = setTimeout(() => fail({ kind: 'timeout' }, `no answer within ${options.timeoutMs} ms`), options.timeoutMs);
       const handler: Dispatcher.DispatchHandlers = {
         onConnect(abortRequest) {
+          // Timed out before it was sent (the connection was still opening, or busy with an earlier
+          // request): undici drops a request whose onConnect throws and keeps the connection, which is
+          // healthy, for the next scrape. Aborting would close it, and a pod slow to accept would then
+          // have to connect anew every second, each time too late.
+          if (settled) throw new Error('timed out before it was sent');
           abort = abortRequest;
-          // Timed out while queued behind an earlier request: never send it.
-          if (settled) abortRequest();
         },
         onHeaders(statusCode, rawHeaders) {
           if (settled) return false;
