@@ -204,9 +204,8 @@ describe('RevisionScraper over HTTP', () => {
       scraper: new RevisionScraper({ timeoutMs: 500 }),
       clock: new ManualClock(1000), logger: silentLogger(),
       onStat: (key) => got.push(key.name),
-      roundWaitMs: 20,
     });
-    // The hung revisions come first; each holds only its own revision.
+    // The hung revisions come first; each holds only its own revision, and the round waits for them no longer than its 250 ms.
     await loop.runOnce();
     expect(got).toEqual(['healthy']);
     // While the 20 hung scrapes are open, and once they have failed, every round scrapes the healthy one.
