@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
@@ -26,7 +26,7 @@ afterEach(async () => {
   }
 });
 
-async function pod(handler?: Parameters<typeof createServer>[0]): Promise<Pod> {
+async function pod(handler?: RequestListener): Promise<Pod> {
   const body = encodeStat(stat(2, 4, 'p'));
   const server = createServer(handler ?? ((_req, res) => void res.writeHead(200, { 'content-type': 'application/protobuf' }).end(body)));
   const sockets: Socket[] = [];
