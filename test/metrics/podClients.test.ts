@@ -91,6 +91,19 @@ describe('the scraper\'s pod connections', () => {
     await new Promise<void>((resolve) => hung.close(() => resolve()));
   });
 
+  it('a request that times out before it is sent leaves the connection open for the next one', async () => {
+    const body = encodeStat(stat(1));
+    const slow = await pod((_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'application/protobuf' }).end(body), 300));
+    const clients = new PodClients();
+    const get = (timeoutMs: number) => clients.get(slow.url, { timeoutMs, maxBodyBytes: 1024, headers: ['accept', 'application/protobuf'] });
+    const first = get(5000); // holds the pod's one connection for 300 ms
+    await expect(get(100)).rejects.toThrow(/no answer within 100 ms/); // queued behind it, never sent
+    await expect(first).resolves.toMatchObject({ status: 200 });
+    await expect(get(5000)).resolves.toMatchObject({ status: 200 });
+    expect(slow.sockets).toHaveLength(1); // closing it would have cost a new connection
+    await clients.close();
+  });
+
   it('refuses a declared body past the cap before reading it, and a 500 without a stat', async () => {
     const big = await pod((_req, res) => void res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': String(2048) }).write('x'));
     const failing = await pod((_req, res) => void res.writeHead(500).end('boom'));
