@@ -110,7 +110,7 @@ export class RevisionScraper {
     this.onRejected = options.onRejected ?? (() => undefined);
   }
 
-  /** Closes the connections of pods that are no revision's ready pod any more (the scrape loop calls it each round). */
+  /** Closes the connections of pods that are no revision's ready pod any more (the scrape loop calls it every second). */
   retainPods(urls: ReadonlySet<string>): void {
     this.clients.retain(urls);
   }
