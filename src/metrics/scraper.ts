@@ -2,6 +2,7 @@ import { aggregateScrapedStats, sampleSize, type ScrapablePod, scrapeOrder } fro
 import { statFromPrometheusText } from './prometheusText.js';
 import { checkStat, DEFAULT_STAT_BOUNDS, describeRejection, type Stat, type StatBounds, type StatRejection } from './stat.js';
 import { decodeStat } from './wireStats.js';
+import { PodClients, type PodResponse } from './podClients.js';
 
 /** A ready pod to scrape: queue-proxy's metrics URL, normally `http://POD_IP:9090/metrics`. */
 export interface PodTarget extends ScrapablePod {
@@ -32,69 +33,44 @@ export const DEFAULT_SCRAPE_TIMEOUT_MS = 3000;
  */
 export const MAX_SCRAPE_BODY_BYTES = 4 * 1024 * 1024;
 
-function failureReason(err: Error, timeoutMs: number): string {
-  return err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause as Error | undefined)?.message ?? err.message;
-}
+/** The Accept header of every scrape, as undici's flat header list (made once, shared by every request). */
+const SCRAPE_HEADERS: readonly string[] = ['accept', `${PROTOBUF_MIME}, text/plain;q=0.5`];
 
-/** Reads a response body, giving up (and closing the stream) past `maxBytes`. */
-async function readBody(response: Response, maxBytes: number, url: string): Promise<Uint8Array> {
-  const tooLarge = () => new ScrapeError(url, `response body larger than ${maxBytes} bytes`);
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) throw tooLarge();
-  if (!response.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, size);
-}
+/** The connections fetchPodStat uses when given none (one-off calls and tests); a RevisionScraper has its own. */
+const sharedPodClients = new PodClients();
 
 /**
  * GETs one pod's stat: protobuf for `Accept: application/protobuf` (what
  * queue-proxy serves), or the Prometheus text exposition where a pod serves
- * that instead. Node's fetch keeps connections alive between scrapes. The
+ * that instead, over the pod's keep-alive connection in `clients`. The
  * timeout covers the whole exchange, body included; bodies past
- * `maxBodyBytes` are refused.
+ * `maxBodyBytes` (declared or streamed) are refused and their connection
+ * closed.
  */
 export async function fetchPodStat(
   pod: PodTarget, timeoutMs: number, maxBodyBytes = MAX_SCRAPE_BODY_BYTES, bounds: StatBounds = DEFAULT_STAT_BOUNDS,
+  clients: PodClients = sharedPodClients,
 ): Promise<Stat> {
-  let response: Response;
+  let response: PodResponse;
   try {
-    response = await fetch(pod.url, {
-      headers: { accept: `${PROTOBUF_MIME}, text/plain;q=0.5` },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    response = await clients.get(pod.url, { timeoutMs, maxBodyBytes, headers: SCRAPE_HEADERS });
   } catch (err) {
-    throw new ScrapeError(pod.url, failureReason(err as Error, timeoutMs));
+    throw new ScrapeError(pod.url, (err as Error).message);
   }
+  if (response.status < 200 || response.status >= 300) throw new ScrapeError(pod.url, `HTTP status ${response.status}`);
+  let stat: Stat | StatRejection;
   try {
-    if (response.status < 200 || response.status >= 300) throw new ScrapeError(pod.url, `HTTP status ${response.status}`);
-    const type = (response.headers.get('content-type') ?? '').split(';')[0].trim();
-    const body = await readBody(response, maxBodyBytes, pod.url);
-    let stat: Stat | StatRejection;
-    if (type === PROTOBUF_MIME) stat = decodeStat(body, bounds);
-    else if (type === 'text/plain') {
-      stat = statFromPrometheusText(new TextDecoder().decode(body), pod.name);
+    if (response.contentType === PROTOBUF_MIME) stat = decodeStat(response.body, bounds);
+    else if (response.contentType === 'text/plain') {
+      stat = statFromPrometheusText(new TextDecoder().decode(response.body), pod.name);
       stat = checkStat(stat, bounds) ?? stat;
-    } else throw new ScrapeError(pod.url, `unexpected content type ${JSON.stringify(type)}`);
-    if ('reason' in stat) throw new ScrapeError(pod.url, describeRejection(stat, bounds), stat);
-    return stat;
+    } else throw new ScrapeError(pod.url, `unexpected content type ${JSON.stringify(response.contentType)}`);
   } catch (err) {
     if (err instanceof ScrapeError) throw err;
-    throw new ScrapeError(pod.url, failureReason(err as Error, timeoutMs));
-  } finally {
-    if (!response.bodyUsed) await response.body?.cancel().catch(() => undefined);
+    throw new ScrapeError(pod.url, (err as Error).message);
   }
+  if ('reason' in stat) throw new ScrapeError(pod.url, describeRejection(stat, bounds), stat);
+  return stat;
 }
 
 export interface RevisionScraperOptions {
@@ -106,6 +82,8 @@ export interface RevisionScraperOptions {
   bounds?: StatBounds;
   /** Each refused pod stat, for the rejected-stats counter. */
   onRejected?: (rejection: StatRejection) => void;
+  /** The pods' connections (default: the scraper's own). */
+  clients?: PodClients;
 }
 
 /**
@@ -121,13 +99,25 @@ export class RevisionScraper {
   private readonly random: () => number;
   private readonly fetchStat: (pod: PodTarget, timeoutMs: number) => Promise<Stat>;
   private readonly onRejected: (rejection: StatRejection) => void;
+  private readonly clients: PodClients;
 
   constructor(options: RevisionScraperOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_SCRAPE_TIMEOUT_MS;
     this.random = options.random ?? Math.random;
     const bounds = options.bounds ?? DEFAULT_STAT_BOUNDS;
-    this.fetchStat = options.fetchStat ?? ((pod, timeoutMs) => fetchPodStat(pod, timeoutMs, MAX_SCRAPE_BODY_BYTES, bounds));
+    const clients = (this.clients = options.clients ?? new PodClients());
+    this.fetchStat = options.fetchStat ?? ((pod, timeoutMs) => fetchPodStat(pod, timeoutMs, MAX_SCRAPE_BODY_BYTES, bounds, clients));
     this.onRejected = options.onRejected ?? (() => undefined);
+  }
+
+  /** Closes the connections of pods that are no revision's ready pod any more (the scrape loop calls it every second). */
+  retainPods(urls: ReadonlySet<string>): void {
+    this.clients.retain(urls);
+  }
+
+  /** Closes every pod connection. */
+  close(): Promise<void> {
+    return this.clients.close();
   }
 
   async scrape(pods: readonly PodTarget[], now: number, stableWindowSeconds: number): Promise<ScrapeOutcome> {

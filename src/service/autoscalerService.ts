@@ -7,6 +7,7 @@ import type { WindowValues } from '../metrics/collection.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { PodTarget } from '../metrics/scraper.js';
 import type { ScrapeTarget } from '../metrics/scrapeLoop.js';
+import type { ScrapeTimeliness } from '../metrics/scrapeTimeliness.js';
 import type { Stat } from '../metrics/stat.js';
 import type { Recorder } from '../recording/recorder.js';
 import { type DecisionBasis, DecisionHistory, sameScale, type ScaleStatus, type StoredDecision } from './decisionHistory.js';
@@ -91,6 +92,8 @@ export interface RevisionSnapshot {
   changeSeq: number;
   /** When that change happened (clock seconds). */
   changedAt: number;
+  /** How timely its scrapes were lately, where the live service scrapes it. */
+  scrape?: ScrapeTimeliness;
 }
 
 export type { ScaleStatus } from './decisionHistory.js';
@@ -178,6 +181,8 @@ export class AutoscalerService {
   private readonly unknownKeysLogged = new Set<string>();
   /** Stats dropped because no revision of that name is known. */
   unknownRevisionStats = 0;
+  /** Each scraped revision's recent scrape timeliness, for its snapshot (set by the live service's scrape loop). */
+  scrapeTimeliness: ((key: RevisionKey) => ScrapeTimeliness | undefined) | null = null;
 
   constructor(options: AutoscalerServiceOptions) {
     this.clock = options.clock;
@@ -373,6 +378,7 @@ export class AutoscalerService {
     const scaler = this.scalers.get(key);
     if (!entry || !scaler) return undefined;
     const now = this.clock.now();
+    const scrape = this.scrapeTimeliness?.(entry.key);
     return {
       namespace: entry.key.namespace,
       name: entry.key.name,
@@ -392,6 +398,7 @@ export class AutoscalerService {
       scale: entry.scale,
       changeSeq: entry.changeSeq,
       changedAt: entry.changedAt,
+      ...(scrape ? { scrape } : {}),
     };
   }
 

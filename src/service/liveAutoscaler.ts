@@ -97,20 +97,24 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   });
   metrics.watchStatServer(statServer);
 
+  const scraper = options.scraper ?? new RevisionScraper({
+    bounds: options.statLimits?.bounds,
+    onRejected: (r) => metrics.countScraperRejection(r.reason),
+  });
   const scrapeLoop = new ScrapeLoop({
     targets: () => service.scrapeTargets(),
-    scraper: options.scraper ?? new RevisionScraper({
-      bounds: options.statLimits?.bounds,
-      onRejected: (r) => metrics.countScraperRejection(r.reason),
-    }),
+    scraper,
     clock,
     logger: logger.child({ component: 'scraper' }),
     onStat: (key, stat) => {
       if (service.recordStat(key, stat, 'scraper')) metrics.statsReceived.inc({ source: 'scraper' });
     },
     onScrapeSeconds: (seconds, ok) => metrics.scrapeSeconds.observe({ result: ok ? 'success' : 'error' }, seconds),
+    onLateness: (seconds) => metrics.scrapeLateness.observe(seconds),
+    onMissed: () => metrics.scrapeMissed.inc(),
     intervalMs: options.scrapeIntervalMs,
   });
+  service.scrapeTimeliness = (key) => scrapeLoop.timeliness(key);
 
   let listening = false;
   const readiness: ReadinessGate = () => {
@@ -141,6 +145,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
     async close() {
       clearInterval(tickTimer);
       await scrapeLoop.stop();
+      await scraper.close(); // the pods' keep-alive connections
       await statServer.close();
       await app.close();
     },

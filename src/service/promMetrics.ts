@@ -141,6 +141,16 @@ export class ServiceMetrics {
     name: 'kpa_scrape_duration_seconds', help: 'Time to scrape one revision\'s sample of pods.', labelNames: ['result'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
   });
+  readonly scrapeLateness = new Histogram({
+    name: 'kpa_scrape_lateness_seconds',
+    help: 'Seconds from a revision\'s scheduled scrape time in its second to its stat being recorded, per revision-second with a stat.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+  });
+  readonly scrapeMissed = new Counter({
+    name: 'kpa_scrape_missed_seconds_total',
+    help: 'Revision-seconds with pods to scrape whose stat did not land in their own second (skipped while the last scrape ran, failed, or later than the second): the windows read them as zero load.',
+    registers: [this.registry],
+  });
   readonly tickSeconds = new Histogram({
     name: 'kpa_tick_duration_seconds', help: 'Time to run every revision\'s decider once.',
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry],

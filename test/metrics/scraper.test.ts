@@ -37,7 +37,7 @@ describe('aggregateScrapedStats', () => {
 });
 
 describe('scrape limits and error logging', () => {
-  it('a scrape that outlives its runner hold keeps only its own revision\'s slot: the round goes on without it', async () => {
+  it('a scrape that outlives the round\'s wait keeps only its own revision\'s slot: the round goes on without it', async () => {
     let released = false;
     const waiting: (() => void)[] = [];
     const release = () => { released = true; waiting.splice(0).forEach((go) => go()); };
@@ -47,9 +47,9 @@ describe('scrape limits and error logging', () => {
     const scraped: string[] = [];
     const loop = new ScrapeLoop({
       targets: () => ['a', 'b'].map((name) => ({ key: { namespace: 'n', name }, pods: [{ name, url: 'http://x', startedAt: 0 }], stableWindowSeconds: 60 })),
-      scraper, clock: new ManualClock(1000), logger: silentLogger(), onStat: (key) => scraped.push(key.name), concurrency: 1, runnerHoldMs: 10,
+      scraper, clock: new ManualClock(1000), logger: silentLogger(), onStat: (key) => scraped.push(key.name), roundWaitMs: 10,
     });
-    await loop.runOnce(); // "a" hangs past the hold: the only runner goes on to "b"
+    await loop.runOnce(); // "a" hangs past the round's wait: the round ends with "b"
     await loop.runOnce(); // "a" is still in flight: skipped, not started twice; "b" again
     expect(scraped).toEqual(['b', 'b']);
     release();
@@ -181,7 +181,6 @@ describe('RevisionScraper over HTTP', () => {
       clock: new ManualClock(1000),
       logger,
       onStat: (key) => got.push(key.name),
-      concurrency: 2,
     });
     const first = loop.runOnce();
     await until(() => got.length === 1); // "good" answered; "stuck" hangs
@@ -195,7 +194,7 @@ describe('RevisionScraper over HTTP', () => {
   });
 
   // Issue 11: 16 or more revisions with hung pods filled the global limit, and no healthy revision was scraped.
-  it('revisions with hung pods, more than the concurrency, never keep a healthy revision from its stat', async () => {
+  it('revisions with hung pods, more than the old loop\'s 16 runners, never keep a healthy revision from its stat', async () => {
     qp.set('healthy', stat(3, 3, 'healthy'));
     qp.set('hung', stat(1), 'hang');
     const got: string[] = [];
@@ -205,12 +204,11 @@ describe('RevisionScraper over HTTP', () => {
       scraper: new RevisionScraper({ timeoutMs: 500 }),
       clock: new ManualClock(1000), logger: silentLogger(),
       onStat: (key) => got.push(key.name),
-      concurrency: 4, runnerHoldMs: 20,
     });
-    // The first round knows nothing yet: the hung revisions come first, each holds a runner for 20 ms only.
+    // The hung revisions come first; each holds only its own revision, and the round waits for them no longer than its 250 ms.
     await loop.runOnce();
     expect(got).toEqual(['healthy']);
-    // While the 20 hung scrapes are open, and once they have failed (then they go last), every round scrapes the healthy one.
+    // While the 20 hung scrapes are open, and once they have failed, every round scrapes the healthy one.
     for (let round = 0; round < 6; round++) {
       await loop.runOnce();
       await new Promise((r) => setTimeout(r, 150));
