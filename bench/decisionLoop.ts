@@ -30,6 +30,8 @@ export interface LoopResult {
   steady: LoopTimes;
   /** How many of the measured decisions were valid: a loop of no-data results would measure nothing. */
   validShare: number;
+  /** CPU milliseconds of creating the MultiScaler: its one-off warm-up of the decision path (MultiScaler's constructor). */
+  warmUpCpuMs: number;
 }
 
 /** Load that moves with time and differs between revisions, so that decisions move too. */
@@ -46,7 +48,9 @@ function cpuMicros(): number {
 }
 
 export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): LoopResult {
+  const c0 = cpuMicros();
   const scalers = new MultiScaler();
+  const warmUpCpuMs = (cpuMicros() - c0) / 1000;
   const keys: RevisionKey[] = [];
   const list: RevisionAutoscaler[] = [];
   // A mix as in a cluster: a third on rps, a fifth with a scale-down delay.
@@ -114,7 +118,7 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): 
   valid = 0;
   decisions = 0;
   const steady = measure();
-  return { algorithm, first, steady, validShare: valid / decisions };
+  return { algorithm, first, steady, validShare: valid / decisions, warmUpCpuMs };
 }
 
 if (process.argv[1]?.endsWith('decisionLoop.js')) {

@@ -57,7 +57,9 @@ function loopRows(algorithm: 'linear' | 'weighted', goals: { first: number; stea
     const { value, spread } = medianOf(runs.map((r) => r[phase][clock]));
     return { name, value, spread, unit: 'decisions/s', goal, reference };
   };
+  const warmUp = medianOf(runs.map((r) => r.warmUpCpuMs));
   return [
+    { name: `${algorithm} process: the decision path warmed up at creation (MultiScaler's constructor, once per process), CPU`, value: warmUp.value, spread: warmUp.spread, unit: 'ms', lowerIsBetter: true },
     row('first', 'cpuRate', `decide ${REVISIONS} revisions, ${algorithm}: first 10 ticks, per CPU-second`, goals.first),
     row('first', 'wallRate', `decide ${REVISIONS} revisions, ${algorithm}: first 10 ticks, per wall-second`, goals.first),
     row('steady', 'cpuRate', `decide ${REVISIONS} revisions, ${algorithm}: after 1,000 ticks, per CPU-second`, goals.steady),

@@ -11,6 +11,30 @@ function roundTo6Digits(x: number): number {
 }
 
 /**
+ * Where a window keeps its numbers: after the ring of bucket sums, in the same
+ * Float64Array. As object fields they would be doubles, which V8 keeps each in
+ * a box of its own; with 10,000 revisions every box is a cache miss, and a tick
+ * read five of them per window. In the array they share the ring's cache lines.
+ */
+const FIRST_WRITE = 0;
+const LAST_WRITE = 1;
+const LAST_INDEX = 2;
+const WINDOW_TOTAL = 3;
+const WINDOW = 4;
+const GRANULARITY = 5;
+const STATE_SLOTS = 6;
+
+/** A ring of `count` buckets and its state, as a new window starts: nothing written. */
+function newRing(count: number, windowSeconds: number, granularitySeconds: number): Float64Array {
+  const ring = new Float64Array(count + STATE_SLOTS);
+  ring[count + FIRST_WRITE] = NEVER;
+  ring[count + LAST_WRITE] = NEVER;
+  ring[count + WINDOW] = windowSeconds;
+  ring[count + GRANULARITY] = granularitySeconds;
+  return ring;
+}
+
+/**
  * Time buckets with a linear window average (Knative's TimedFloat64Buckets).
  *
  * Buckets form a ring indexed by bucket number modulo the bucket count. The
@@ -19,124 +43,144 @@ function roundTo6Digits(x: number): number {
  * a full window of silence resets everything.
  */
 export class TimedBuckets implements WindowAverager {
-  /** Ring buffer of bucket sums, indexed by bucket number % length. */
-  protected buckets: Float64Array;
-  /** Seconds per bucket (1 for the collector). */
-  protected readonly granularity: number;
-  /** The window length in seconds; may differ from buckets × granularity only by the ceil. */
-  protected window: number;
   /**
-   * Bucket number of the first write, reset when a write follows a full window
-   * of silence: it tells how much of the ring holds real data.
-   */
-  protected firstWrite = NEVER;
-  /** Bucket number of the last write: gaps after it are zeroed lazily. */
-  protected lastWrite = NEVER;
-  /**
-   * Where lastWrite's bucket sits in the ring. The ring is walked from here
+   * The ring of bucket sums, indexed by bucket number % count, then the state
+   * at `count + …`: the bucket number of the first write (reset when a write
+   * follows a full window of silence: it tells how much of the ring holds real
+   * data); the bucket number of the last write (gaps after it are zeroed
+   * lazily); where that bucket sits in the ring (the ring is walked from there
    * one step at a time: a bucket number is past the small-integer range, and
-   * V8's `%` on it is a call to fmod, the most expensive operation of a tick.
+   * V8's `%` on it is a call to fmod); the sum of every bucket, stale ones
+   * included until they are cleared; the window and the bucket length in seconds.
    */
-  protected lastIndex = 0;
-  /** Sum of every bucket in the ring, stale ones included until they are cleared. */
-  protected windowTotal = 0;
+  protected ring: Float64Array;
+  /** Buckets in the ring: ⌈window / granularity⌉. */
+  protected count: number;
 
   constructor(windowSeconds: number, granularitySeconds = 1) {
     checkWindow(windowSeconds, granularitySeconds);
-    this.granularity = granularitySeconds;
-    this.window = windowSeconds;
-    this.buckets = new Float64Array(Math.ceil(windowSeconds / granularitySeconds));
-  }
-
-  protected bucketOf(now: number): number {
-    return Math.floor(now / this.granularity);
+    this.count = Math.ceil(windowSeconds / granularitySeconds);
+    this.ring = newRing(this.count, windowSeconds, granularitySeconds);
   }
 
   isEmpty(now: number): boolean {
-    return (this.bucketOf(now) - this.lastWrite) * this.granularity > this.window;
+    const ring = this.ring;
+    const state = this.count;
+    const granularity = ring[state + GRANULARITY];
+    return (Math.floor(now / granularity) - ring[state + LAST_WRITE]) * granularity > ring[state + WINDOW];
   }
 
   windowAverage(now: number): number {
-    const nowBucket = this.bucketOf(now);
-    const gap = nowBucket - this.lastWrite;
-    const length = this.buckets.length;
+    const ring = this.ring;
+    const length = this.count;
+    const granularity = ring[length + GRANULARITY];
+    const lastWrite = ring[length + LAST_WRITE];
+    const gap = Math.floor(now / granularity) - lastWrite;
     if (gap <= 0) {
       // +1: first and last write are both inclusive.
-      const valid = Math.min(this.lastWrite - this.firstWrite + 1, length);
-      return roundTo6Digits(this.windowTotal / valid);
+      const valid = Math.min(lastWrite - ring[length + FIRST_WRITE] + 1, length);
+      return roundTo6Digits(ring[length + WINDOW_TOTAL] / valid);
     }
-    if (gap * this.granularity < this.window) {
+    if (gap * granularity < ring[length + WINDOW]) {
       // The seconds since the last write are zero: drop the stale buckets they would overwrite.
-      let total = this.windowTotal;
-      let idx = this.lastIndex;
+      let total = ring[length + WINDOW_TOTAL];
+      let idx = ring[length + LAST_INDEX];
       for (let k = 0; k < gap; k++) {
         idx = idx + 1 === length ? 0 : idx + 1;
-        total -= this.buckets[idx];
+        total -= ring[idx];
       }
-      const valid = Math.min(this.lastWrite - this.firstWrite + 1, length - gap);
+      const valid = Math.min(lastWrite - ring[length + FIRST_WRITE] + 1, length - gap);
       return roundTo6Digits(total / valid);
     }
     return 0;
   }
 
   record(now: number, value: number): void {
-    const bucket = this.bucketOf(now);
-    const length = this.buckets.length;
-    let idx = this.lastIndex;
-    if (this.lastWrite !== bucket) {
-      if ((bucket - this.lastWrite) * this.granularity <= -this.window) return; // older than a window
-      if (this.firstWrite === NEVER || this.firstWrite > bucket) this.firstWrite = bucket;
-      if (bucket > this.lastWrite) {
-        if ((bucket - this.lastWrite) * this.granularity >= this.window) {
+    const ring = this.ring;
+    const length = this.count;
+    const granularity = ring[length + GRANULARITY];
+    const bucket = Math.floor(now / granularity);
+    const lastWrite = ring[length + LAST_WRITE];
+    let idx = ring[length + LAST_INDEX];
+    if (lastWrite !== bucket) {
+      const window = ring[length + WINDOW];
+      if ((bucket - lastWrite) * granularity <= -window) return; // older than a window
+      const firstWrite = ring[length + FIRST_WRITE];
+      if (firstWrite === NEVER || firstWrite > bucket) ring[length + FIRST_WRITE] = bucket;
+      if (bucket > lastWrite) {
+        if ((bucket - lastWrite) * granularity >= window) {
           // A whole window without writes: start over.
-          this.firstWrite = bucket;
-          this.buckets.fill(0);
-          this.windowTotal = 0;
+          ring[length + FIRST_WRITE] = bucket;
+          ring.fill(0, 0, length);
+          ring[length + WINDOW_TOTAL] = 0;
           idx = ringIndex(bucket, length);
         } else {
-          for (let k = bucket - this.lastWrite; k > 0; k--) {
+          let total = ring[length + WINDOW_TOTAL];
+          for (let k = bucket - lastWrite; k > 0; k--) {
             idx = idx + 1 === length ? 0 : idx + 1;
-            this.windowTotal -= this.buckets[idx];
-            this.buckets[idx] = 0;
+            total -= ring[idx];
+            ring[idx] = 0;
           }
+          ring[length + WINDOW_TOTAL] = total;
         }
-        this.lastWrite = bucket;
-        this.lastIndex = idx;
+        ring[length + LAST_WRITE] = bucket;
+        ring[length + LAST_INDEX] = idx;
       } else {
         // A late stat, still inside the window: less than one ring back from the last write.
-        idx -= this.lastWrite - bucket;
+        idx -= lastWrite - bucket;
         if (idx < 0) idx += length;
       }
     }
-    this.buckets[idx] += value;
-    this.windowTotal += value;
+    ring[idx] += value;
+    ring[length + WINDOW_TOTAL] += value;
   }
 
   resizeWindow(windowSeconds: number, now: number): void {
-    if (windowSeconds === this.window) return;
-    checkWindow(windowSeconds, this.granularity);
-    const count = Math.ceil(windowSeconds / this.granularity);
-    const resized = new Float64Array(count);
+    const ring = this.ring;
+    const oldCount = this.count;
+    if (windowSeconds === ring[oldCount + WINDOW]) return;
+    const granularity = ring[oldCount + GRANULARITY];
+    checkWindow(windowSeconds, granularity);
+    const count = Math.ceil(windowSeconds / granularity);
+    const resized = newRing(count, windowSeconds, granularity);
+    const lastWrite = ring[oldCount + LAST_WRITE];
     let total = 0;
-    if ((this.bucketOf(now) - this.lastWrite) * this.granularity <= this.window) {
+    if ((Math.floor(now / granularity) - lastWrite) * granularity <= ring[oldCount + WINDOW]) {
       // Copy the newest buckets that fit; a shrinking window drops the oldest.
-      const oldCount = this.buckets.length;
-      let b = this.lastWrite;
+      let b = lastWrite;
       for (let k = Math.min(count, oldCount); k > 0; k--, b--) {
         // Near t = 0 (simulations, tests) the walk back reaches negative bucket numbers.
-        const v = this.buckets[ringIndex(b, oldCount)];
+        const v = ring[ringIndex(b, oldCount)];
         resized[ringIndex(b, count)] = v;
         total += v;
       }
       // As Knative: the earliest time data may have been written at.
-      this.firstWrite = this.lastWrite - (oldCount - 1);
-    } else {
-      this.firstWrite = NEVER;
+      resized[count + FIRST_WRITE] = lastWrite - (oldCount - 1);
     }
-    this.window = windowSeconds;
-    this.buckets = resized;
-    this.windowTotal = total;
-    this.lastIndex = ringIndex(this.lastWrite, count);
+    resized[count + LAST_WRITE] = lastWrite;
+    resized[count + LAST_INDEX] = ringIndex(lastWrite, count);
+    resized[count + WINDOW_TOTAL] = total;
+    this.count = count;
+    this.ring = resized;
+    this.onResize();
+  }
+
+  /** For a subclass whose own state depends on the bucket count. */
+  protected onResize(): void {}
+
+  /** The bucket number `now` falls in. */
+  protected bucketOf(now: number): number {
+    return Math.floor(now / this.ring[this.count + GRANULARITY]);
+  }
+
+  /** The bucket number of the last write; -Infinity before any. */
+  protected get lastWriteBucket(): number {
+    return this.ring[this.count + LAST_WRITE];
+  }
+
+  /** Where the last write's bucket sits in the ring. */
+  protected get lastWriteIndex(): number {
+    return this.ring[this.count + LAST_INDEX];
   }
 }
 

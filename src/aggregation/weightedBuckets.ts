@@ -32,26 +32,29 @@ export function smoothingCoefficient(buckets: number): number {
 }
 
 /**
- * The first weight of a window average `gap` buckets after the last write:
- * coefficient × Go's math.Pow(1 − coefficient, gap), per bucket count and gap.
- * Only the window's size and the gap go in, so each is computed once per
- * process; its bit-exact Pow is otherwise the dearest part of a tick.
+ * The weights of a window average per bucket count, shared by every window of
+ * that size: at `gap`, the first weight `gap` buckets after the last write,
+ * coefficient × Go's math.Pow(1 − coefficient, gap) (NaN until computed: its
+ * bit-exact Pow is otherwise the dearest part of a tick); at `count + 1`, the
+ * decay per bucket, 1 − coefficient. In one table a window reads both from a
+ * line that every window of its size keeps in cache.
  */
-const firstWeights = new Map<number, Float64Array>();
+const weightTables = new Map<number, Float64Array>();
 
-/** The first weights for a window of `buckets` buckets, by gap; NaN where not computed yet. */
-function firstWeightsFor(buckets: number): Float64Array {
-  let weights = firstWeights.get(buckets);
+/** The weight table for a window of `count` buckets. */
+function weightsFor(count: number): Float64Array {
+  let weights = weightTables.get(count);
   if (weights === undefined) {
     // A gap is at most the bucket count (a longer one is an empty window).
-    weights = new Float64Array(buckets + 1).fill(NaN);
-    firstWeights.set(buckets, weights);
+    weights = new Float64Array(count + 2).fill(NaN);
+    weights[count + 1] = 1 - smoothingCoefficient(count);
+    weightTables.set(count, weights);
   }
   return weights;
 }
 
 function computeFirstWeight(weights: Float64Array, gap: number): number {
-  const smoothing = smoothingCoefficient(weights.length - 1);
+  const smoothing = smoothingCoefficient(weights.length - 2);
   const w = gap === 0 ? smoothing : smoothing * goPowWhole(1 - smoothing, gap);
   weights[gap] = w;
   return w;
@@ -63,41 +66,37 @@ function computeFirstWeight(weights: Float64Array, gap: number): number {
  * (1 − coefficient) times less. Seconds without data count as zero.
  */
 export class WeightedBuckets extends TimedBuckets {
-  /** How fast older buckets lose weight; derived from the bucket count. */
-  private smoothing: number;
-  /** The shared first weights of this window's size. */
-  private firstWeights: Float64Array;
+  /** The shared weights of this window's size. */
+  private weights: Float64Array;
 
   constructor(windowSeconds: number, granularitySeconds = 1) {
     super(windowSeconds, granularitySeconds);
-    this.smoothing = smoothingCoefficient(this.buckets.length);
-    this.firstWeights = firstWeightsFor(this.buckets.length);
+    this.weights = weightsFor(this.count);
   }
 
   override windowAverage(now: number): number {
     if (this.isEmpty(now)) return 0;
-    const buckets = this.buckets;
-    const length = buckets.length;
+    const ring = this.ring;
+    const length = this.count;
+    const weights = this.weights;
     // The silent buckets since the last write weigh in as zeros: the walk starts that far down the weights.
-    const gap = this.bucketOf(now) - this.lastWrite;
+    const gap = this.bucketOf(now) - this.lastWriteBucket;
     const zeros = gap > 0 ? gap : 0;
-    const decay = 1 - this.smoothing;
-    let multiplier = this.firstWeights[zeros];
-    if (multiplier !== multiplier) multiplier = computeFirstWeight(this.firstWeights, zeros);
+    const decay = weights[length + 1];
+    let multiplier = weights[zeros];
+    if (multiplier !== multiplier) multiplier = computeFirstWeight(weights, zeros);
     // Knative's loop, in its order of roundings: newest bucket first, the multiplier decayed after each.
-    let idx = this.lastIndex;
+    let idx = this.lastWriteIndex;
     let sum = 0;
     for (let i = length - zeros; i > 0; i--) {
-      sum += buckets[idx] * multiplier;
+      sum += ring[idx] * multiplier;
       multiplier *= decay;
       idx = idx === 0 ? length - 1 : idx - 1;
     }
     return sum;
   }
 
-  override resizeWindow(windowSeconds: number, now: number): void {
-    super.resizeWindow(windowSeconds, now);
-    this.smoothing = smoothingCoefficient(this.buckets.length);
-    this.firstWeights = firstWeightsFor(this.buckets.length);
+  protected override onResize(): void {
+    this.weights = weightsFor(this.count);
   }
 }

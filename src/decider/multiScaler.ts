@@ -1,4 +1,4 @@
-import type { ResolvedRevision } from '../config/revisionConfig.js';
+import { type ResolvedRevision, resolveRevision } from '../config/revisionConfig.js';
 import { Collection } from '../metrics/collection.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { Stat } from '../metrics/stat.js';
@@ -61,6 +61,16 @@ export class RevisionAutoscaler {
 export class MultiScaler {
   private readonly scalers = new Map<string, RevisionAutoscaler>();
 
+  /**
+   * `warmUp` (default true) runs the decision path on throwaway revisions
+   * once per process, before the first real tick (see warmUpDecisionPath).
+   * Replay turns it off: its start-up is the cost that matters there, and a
+   * replay runs enough ticks to warm up by itself.
+   */
+  constructor(options: { warmUp?: boolean } = {}) {
+    if (options.warmUp ?? true) warmUpDecisionPath();
+  }
+
   /** Creates a revision's autoscaler, or updates its spec keeping decider state and window data. */
   upsert(key: RevisionKey, resolved: ResolvedRevision, now: number, readyPods?: number): RevisionAutoscaler {
     const k = keyString(key);
@@ -101,5 +111,70 @@ export class MultiScaler {
     if (!scaler) return false;
     scaler.record(now, stat);
     return scaler.desiredScale === 0 && stat.averageConcurrentRequests !== 0;
+  }
+}
+
+let warmedUp = false;
+
+/** How long the throwaway revisions run, in virtual seconds: enough calls for V8 to optimise every step of a tick. */
+const WARM_UP_SECONDS = 600;
+
+/**
+ * Records stats into and ticks a few throwaway revisions, one of each kind
+ * (both averaging algorithms, concurrency and RPS, with and without a
+ * scale-down delay), in and out of panic, so that V8 has optimised the
+ * decision path before a service's first tick. Without it the first ticks
+ * of 10,000 revisions ran interpreted and then deoptimised on values the
+ * first decisions had not shown (a quotient of pods that is not whole).
+ *
+ * It cannot change a decision: the revisions are this function's own, in a
+ * MultiScaler of its own; the only state they share with real ones is the
+ * weighted window's table of weights, whose entries are the same bits
+ * whoever computes them first. It costs some milliseconds once per process.
+ */
+export function warmUpDecisionPath(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const scalers = new MultiScaler({ warmUp: false });
+  const kinds: ResolvedRevision[] = [];
+  for (const algorithm of ['linear', 'weighted-exponential']) {
+    for (const metric of ['concurrency', 'rps']) {
+      for (const delay of [undefined, '30s']) {
+        kinds.push(resolveRevision({
+          annotations: {
+            'autoscaling.knative.dev/metric-aggregation-algorithm': algorithm,
+            'autoscaling.knative.dev/metric': metric,
+            'autoscaling.knative.dev/target': metric === 'rps' ? '100' : '10',
+            ...(delay === undefined ? {} : { 'autoscaling.knative.dev/scale-down-delay': delay }),
+          },
+        }));
+      }
+    }
+  }
+  const start = 1_000_000_000;
+  const keys = kinds.map((_, i) => ({ namespace: 'kpa-warm-up', name: `kind-${i}` }));
+  const list = kinds.map((kind, i) => scalers.upsert(keys[i], kind, start, 1));
+  for (let s = 0; s < WARM_UP_SECONDS; s++) {
+    const now = start + s;
+    // A surge every 150 s (panic), calm in between (panic ends), fractional loads, and a silence (no data).
+    const surge = s % 150 < 20 ? 300 : 0;
+    const silent = s % 300 >= 230 && s % 300 < 300;
+    for (let i = 0; i < list.length; i++) {
+      if (!silent) {
+        scalers.record(keys[i], now, {
+          podName: 'warm-up',
+          averageConcurrentRequests: 15 + surge + ((s * 7 + i) % 13) * 0.37,
+          averageProxiedConcurrentRequests: 0,
+          requestCount: 150 + surge * 10 + ((s + i) % 11) * 0.5,
+          proxiedRequestCount: 0,
+          processUptime: s,
+        });
+      }
+      if (s % 2 === 0) {
+        const result = list[i].tick(now);
+        // Ready pods lag the decision by one, so that pods wanted over ready is not always whole.
+        if (result.valid) list[i].readyPods = Math.max(1, result.desiredPodCount + ((s >> 1) % 3) - 1);
+      }
+    }
   }
 }

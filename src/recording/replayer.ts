@@ -9,7 +9,8 @@ import { type RecordingEvent, RecordingError } from './events.js';
  * own `t`), exactly as the live service would have seen them.
  */
 export class Replayer {
-  readonly scalers = new MultiScaler();
+  // No warm-up: replay start-up must stay short, and a replay warms up the decision path by running it.
+  readonly scalers = new MultiScaler({ warmUp: false });
   /**
    * The scalers by name (a list for the namespaces that share it): found from
    * the event's own strings, without a "namespace/name" key built per line.
