@@ -47,11 +47,18 @@ const misplaced = Object.entries(RUN_FLAG_MODES).flatMap(([flag, row]) => (['kub
 describe('kpa run: a flag that does not apply to the mode is an error', () => {
   it('the table covers the flags that are not for every mode', () => {
     expect(misplaced.map(({ flag, mode }) => `${flag}@${mode}`).sort()).toEqual([
-      'assume-applied@demo', 'assume-applied@embedded', 'assume-applied@kubernetes',
+      'assume-applied@demo', 'assume-applied@embedded', 'assume-applied@kubernetes', 'buckets@demo', 'buckets@embedded', 'buckets@targets',
       'class@demo', 'class@embedded', 'class@targets', 'context@demo', 'context@embedded', 'context@targets',
       'dry-run@demo', 'dry-run@embedded', 'dry-run@targets', 'kubeconfig@embedded', 'kubeconfig@targets',
       'namespaces@demo', 'namespaces@embedded', 'namespaces@targets',
     ]);
+  });
+
+  it.each(['0', '1.5', '101', 'ten', ''])('--buckets %j in Kubernetes mode → exit 2 saying what it must be', async (value) => {
+    const { args, env } = selectMode('kubernetes');
+    const { code, stdout, stderr } = await runCli(['run', ...args, '--buckets', value, '--http-port', '0', '--stats-port', '0'], '', env);
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+    expect(stderr).toContain(`kpa run: --buckets must be a whole number from 1 to 100, not ${JSON.stringify(value)}`);
   });
 
   it.each(misplaced)('--$flag in $mode mode → exit 2 naming the flag and the mode', async ({ flag, mode }) => {
