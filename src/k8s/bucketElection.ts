@@ -50,6 +50,8 @@ interface Observed {
 export class BucketElection {
   private readonly electors = new Map<string, LeaderElector>();
   private readonly held = new Set<string>();
+  /** Buckets whose acquisition is on its way. */
+  private readonly acquiring = new Set<string>();
   private readonly members = new Map<string, Observed>();
   private readonly memberLease: string;
   private readonly timing: { leaseDurationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number };
@@ -71,13 +73,23 @@ export class BucketElection {
       this.electors.set(bucket, new LeaderElector({
         api: o.api, namespace: o.namespace, leaseName: o.leaseNameOf?.(bucket) ?? bucket, identity: o.identity, clock: o.clock,
         logger: o.logger, ...this.timing, onApiError: o.onApiError,
-        mayAcquire: (freeFor) => this.running && (o.buckets.length === 1 || this.held.size < this.shareOf(o.identity) || freeFor >= 2 * this.timing.retryPeriodSeconds),
+        mayAcquire: (freeFor) => {
+          const allowed = this.running && (o.buckets.length === 1 || this.held.size + this.acquiring.size < this.shareOf(o.identity) ||
+            freeFor >= 2 * this.timing.retryPeriodSeconds);
+          // Counted until the attempt ends: two buckets free at once must not both be taken past the share.
+          if (allowed) this.acquiring.add(bucket);
+          return allowed;
+        },
         onChange: (leader) => {
           if (leader) this.held.add(bucket);
           else this.held.delete(bucket);
+          this.acquiring.delete(bucket);
           o.onChange?.(this.held);
         },
-        onObserved: () => this.rebalance(),
+        onObserved: () => {
+          this.acquiring.delete(bucket);
+          this.rebalance();
+        },
       }));
     }
   }
@@ -220,7 +232,13 @@ export class BucketElection {
     const record = `${holder}|${String(lease.spec?.renewTime ?? '')}`;
     const previous = this.members.get(name);
     if (previous?.record === record) return;
-    this.members.set(name, { holder, record, seenAt: now, durationSeconds: lease.spec?.leaseDurationSeconds ?? this.timing.leaseDurationSeconds });
+    // A change is seen now, on this replica's clock. A record seen for the first time may be old (its
+    // replica died while this one could not look): then its own renewTime says when it was written,
+    // or a replica just back from a partition would keep a share, and hand buckets, to a dead one for
+    // a whole lease duration. Only the membership trusts that timestamp; bucket Leases never do.
+    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() / 1000 : NaN;
+    const seenAt = previous || Number.isNaN(renewed) ? now : Math.min(now, renewed);
+    this.members.set(name, { holder, record, seenAt, durationSeconds: lease.spec?.leaseDurationSeconds ?? this.timing.leaseDurationSeconds });
   }
 }
 

@@ -10,7 +10,7 @@ export interface LeaderElectionOptions {
   identity: string;
   clock: Clock;
   logger: Logger;
-  /** Seconds (defaults 10, 7, 2): a follower takes over within `failoverBoundSeconds`, 14 s. */
+  /** Seconds (defaults 10, 7, 2): a follower takes over within `failoverBoundSeconds`, 15 s. */
   leaseDurationSeconds?: number;
   renewDeadlineSeconds?: number;
   retryPeriodSeconds?: number;
@@ -22,11 +22,13 @@ export interface LeaderElectionOptions {
   mayAcquire?: (freeForSeconds: number) => boolean;
   /** After each look at the Lease (every retry period), with what it showed. */
   onObserved?: () => void;
+  /** For the acquire loop's jitter (tests pass a seeded one). */
+  random?: () => number;
   /** A lease request failed (not the expected 404 of a missing Lease or 409 of a lost race). */
   onApiError?: (err: unknown) => void;
 }
 
-type OptionalHooks = 'onChange' | 'onApiError' | 'mayAcquire' | 'onObserved';
+type OptionalHooks = 'onChange' | 'onApiError' | 'mayAcquire' | 'onObserved' | 'random';
 
 /** Timings that keep failover within 15 s of the leader's loss (client-go's 15/10/2 would take up to 19 s). */
 export const DEFAULT_LEASE_TIMING = { leaseDurationSeconds: 10, renewDeadlineSeconds: 7, retryPeriodSeconds: 2 } as const;
@@ -37,8 +39,16 @@ export const DEFAULT_LEASE_TIMING = { leaseDurationSeconds: 10, renewDeadlineSec
  * duration from there, and acquires at its next attempt, up to a retry later.
  */
 export function failoverBoundSeconds(t: { leaseDurationSeconds: number; retryPeriodSeconds: number } = DEFAULT_LEASE_TIMING): number {
-  return t.leaseDurationSeconds + 2 * t.retryPeriodSeconds;
+  return t.leaseDurationSeconds + 2 * t.retryPeriodSeconds * (1 + ACQUIRE_JITTER);
 }
+
+/**
+ * A replica that does not hold the Lease waits up to this much longer than a
+ * retry period between looks (client-go jitters its acquire loop too): replicas
+ * started together would otherwise look in the same order every period, and the
+ * same one would win every free Lease.
+ */
+export const ACQUIRE_JITTER = 0.25;
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, as client-go's
@@ -146,7 +156,8 @@ export class LeaderElector {
     }
     this.checkRenewDeadline();
     if (this.running) this.o.onObserved?.();
-    if (this.running) this.timer = setTimeout(() => void this.loop(), this.o.retryPeriodSeconds * 1000);
+    const wait = this.o.retryPeriodSeconds * 1000 * (this.leader ? 1 : 1 + ACQUIRE_JITTER * (this.o.random ?? Math.random)());
+    if (this.running) this.timer = setTimeout(() => void this.loop(), wait);
   }
 
   /**
