@@ -9,8 +9,9 @@ import { StatSender } from '../metrics/statClient.js';
 import { FORWARDED_BY_HEADER } from '../metrics/statServer.js';
 import type { RevisionKey } from '../metrics/revisionKey.js';
 import { type LiveAutoscaler, type ServiceRunOptions, startLiveAutoscaler } from '../service/liveAutoscaler.js';
-import { BucketSet, bucketNames } from '../sharding/bucketSet.js';
+import { BucketSet, bucketNames, bucketNumber } from '../sharding/bucketSet.js';
 import { ShardingMetrics } from '../sharding/shardingMetrics.js';
+import { holderIdentity } from '../sharding/holderIdentity.js';
 import { StatForwarder } from '../sharding/statForwarder.js';
 import { ApiReachability } from './apiReachability.js';
 
@@ -69,7 +70,7 @@ function podIPOf(o: KubernetesRunOptions): string {
 export async function startKubernetesRun(o: KubernetesRunOptions): Promise<KubernetesRun> {
   const ownNamespace = o.ownNamespace ?? process.env.POD_NAMESPACE ?? 'kpa-system';
   const podName = o.podName ?? process.env.POD_NAME ?? `kpa-${process.pid}`;
-  const identity = `${podName}_${podIPOf(o)}`;
+  const identity = holderIdentity(podName, podIPOf(o));
   const clock = systemClock;
   // Every API call reports whether the API server answered: /readyz says which of "unreachable", "not synced" holds.
   const api = new ApiReachability();
@@ -107,7 +108,7 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
     // The buckets by number ("03" of kpa-bucket-03-of-10); a shadow, holding no Lease, decides every revision it sees.
     replica: () => ({
       identity, bucketCount: names.length,
-      buckets: election ? names.map((b, i) => (election.heldBuckets().has(b) ? String(i).padStart(Math.max(2, String(names.length).length), '0') : '')).filter(Boolean) : ['all'],
+      buckets: election ? names.flatMap((b, i) => (election.heldBuckets().has(b) ? [bucketNumber(i, names.length)] : [])) : ['all'],
     }),
   });
   const k8sMetrics = new KubernetesMetrics(live.metrics.registry);
@@ -116,12 +117,7 @@ export async function startKubernetesRun(o: KubernetesRunOptions): Promise<Kuber
     const statsPort = live.statsPort;
     forwarder = new StatForwarder({
       bucketOf, holderOf: (b) => election.holderOf(b), self: identity, clock, logger: o.logger.child({ component: 'stat-forwarder' }),
-      recordLocally: (stats) => {
-        for (const { key, stat } of stats) {
-          if (live.service.recordStat(key, stat, 'activator')) live.metrics.statsReceived.inc({ source: 'activator' });
-          else live.metrics.unknownRevisionStats.inc();
-        }
-      },
+      recordLocally: (stats) => live.recordActivatorStats(stats),
       // Replicas listen on the same stats port (one Deployment): the owner is its IP from the Lease and this port.
       connect: (ip) => new StatSender({
         url: `ws://${ip.includes(':') ? `[${ip}]` : ip}:${statsPort}/`,

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_LEASE_TIMING, LeaderElector } from './leaderElection.js';
 import { statusOf, withTimeout } from './retry.js';
+import { podNameOfHolder } from '../sharding/holderIdentity.js';
 
 /** The label on the replicas' membership Leases, valued with the bucket prefix: replicas of one kpa find each other by it. */
 export const MEMBER_LABEL = 'kpa.dev/replica-of';
@@ -68,7 +69,7 @@ export class BucketElection {
       retryPeriodSeconds: o.retryPeriodSeconds ?? DEFAULT_LEASE_TIMING.retryPeriodSeconds,
     };
     const prefix = o.prefix ?? 'kpa';
-    this.memberLease = `${prefix}-replica-${podNameOf(o.identity)}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 253);
+    this.memberLease = `${prefix}-replica-${podNameOfHolder(o.identity)}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 253);
     for (const bucket of o.buckets) {
       this.electors.set(bucket, new LeaderElector({
         api: o.api, namespace: o.namespace, leaseName: o.leaseNameOf?.(bucket) ?? bucket, identity: o.identity, clock: o.clock,
@@ -240,10 +241,4 @@ export class BucketElection {
     const seenAt = previous || Number.isNaN(renewed) ? now : Math.min(now, renewed);
     this.members.set(name, { holder, record, seenAt, durationSeconds: lease.spec?.leaseDurationSeconds ?? this.timing.leaseDurationSeconds });
   }
-}
-
-/** The pod name in a holder identity `POD_NAME_POD_IP`. */
-function podNameOf(identity: string): string {
-  const at = identity.indexOf('_');
-  return at < 0 ? identity : identity.slice(0, at);
 }

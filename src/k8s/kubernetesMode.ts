@@ -469,8 +469,11 @@ export class KubernetesMode {
       if (target.inService) this.release(target);
       return;
     }
-    if (!target.inService) this.take(target);
-    else if (changed) this.driver?.track(key, this.o.service.upsertRevision(key, settings, undefined, source, names));
+    if (!target.inService) {
+      this.take(target); // syncs its pods
+      return;
+    }
+    if (changed) this.driver?.track(key, this.o.service.upsertRevision(key, settings, undefined, source, names));
     this.syncPods(target);
   }
 

@@ -62,6 +62,8 @@ export interface LiveAutoscaler {
   scrapeLoop: ScrapeLoop;
   httpPort: number;
   statsPort: number;
+  /** Records activator stats in this replica's service, counting them (what routeStats gets as `recordLocally`). */
+  recordActivatorStats(stats: readonly RevisionStat[]): void;
   /** Runs one tick now (tests; the timer does this every 2 s). */
   tick(): void;
   close(): Promise<void>;
@@ -141,7 +143,7 @@ export async function startLiveAutoscaler(options: LiveAutoscalerOptions): Promi
   logger.info({ httpPort, statsPort: statServer.port }, `kpa listening: API and /metrics on :${httpPort}, activator stats websocket on :${statServer.port}`);
 
   return {
-    service, metrics, app, statServer, scrapeLoop, httpPort, statsPort: statServer.port, tick,
+    service, metrics, app, statServer, scrapeLoop, httpPort, statsPort: statServer.port, recordActivatorStats: recordLocally, tick,
     async close() {
       clearInterval(tickTimer);
       await scrapeLoop.stop();

@@ -61,12 +61,15 @@ export function ownerOf(buckets: readonly string[], key: string): string {
   return slots.get(at)!;
 }
 
+/** Bucket `i` of `count` as its name writes it: "03", two digits at least ("007" past 99). */
+export function bucketNumber(i: number, count: number): string {
+  return String(i).padStart(Math.max(2, String(count).length), '0');
+}
+
 /** `kpa-bucket-00-of-10` …: the bucket names, and so the Lease names, of `count` buckets. */
 export function bucketNames(count: number, prefix = 'kpa'): string[] {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`bucket count must be a whole number ≥ 1, not ${count}`);
-  const width = Math.max(2, String(count).length);
-  const total = String(count).padStart(width, '0');
-  return Array.from({ length: count }, (_, i) => `${prefix}-bucket-${String(i).padStart(width, '0')}-of-${total}`);
+  return Array.from({ length: count }, (_, i) => `${prefix}-bucket-${bucketNumber(i, count)}-of-${bucketNumber(count, count)}`);
 }
 
 /**

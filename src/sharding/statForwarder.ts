@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { RevisionKey } from '../metrics/revisionKey.js';
 import type { RevisionStat } from '../metrics/wireStats.js';
+import { ipOfHolder } from './holderIdentity.js';
 
 /** A connection to another replica's stat server (StatSender): send() hands a batch over or says it could not. */
 export interface ForwardSink {
@@ -45,12 +46,6 @@ interface Waiting {
   since: number;
   /** Arrived from another replica: recorded here if this replica becomes the owner, never forwarded again. */
   forwarded: boolean;
-}
-
-/** The IP in a holder identity `POD_NAME_POD_IP` (Knative's bucket.ExtractPodNameAndIP); '' when it has none. */
-export function ipOfHolder(identity: string): string {
-  const at = identity.indexOf('_');
-  return at < 0 ? '' : identity.slice(at + 1);
 }
 
 /**

@@ -5,7 +5,8 @@ import type { RevisionKey } from '../../src/metrics/revisionKey.js';
 import { StatClient, StatSender } from '../../src/metrics/statClient.js';
 import { FORWARDED_BY_HEADER, StatServer } from '../../src/metrics/statServer.js';
 import type { RevisionStat } from '../../src/metrics/wireStats.js';
-import { ipOfHolder, StatForwarder } from '../../src/sharding/statForwarder.js';
+import { ipOfHolder } from '../../src/sharding/holderIdentity.js';
+import { StatForwarder } from '../../src/sharding/statForwarder.js';
 import { stat } from '../helpers/engine.js';
 import { until } from '../helpers/wait.js';
 
