@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatSenderCounters } from '../metrics/statClient.js';
 import { registerBuildInfo } from '../service/buildInfo.js';
+import { totalCounter } from '../service/totalCounter.js';
 import type { ActivatorProxy } from './proxy.js';
 import type { RequestRouter } from './router.js';
 import type { Target } from './target.js';
@@ -65,18 +66,9 @@ export class ActivatorMetrics {
       name: 'kpa_activator_peer_index', help: 'This activator\'s index among its peers (their IPs sorted); -1 = unknown, every endpoint is used.', registers,
       collect() { this.set(router.peers.selfIndex); },
     });
-    new Counter({
-      name: 'kpa_activator_unrouted_requests_total', help: 'Requests for a host (and path) that no route names (answered 404).', registers,
-      collect() { this.reset(); this.inc(proxy()?.unrouted ?? 0); },
-    });
-    new Counter({
-      name: 'kpa_activator_stats_sent_total', help: 'Stats sent to kpa\'s stat server.', registers,
-      collect() { this.reset(); this.inc(sender()?.statsSent ?? 0); },
-    });
-    new Counter({
-      name: 'kpa_activator_stats_dropped_total', help: 'Stats dropped: not connected to kpa, or the connection backed up.', registers,
-      collect() { this.reset(); this.inc(sender()?.statsDropped ?? 0); },
-    });
+    totalCounter(this.registry, 'kpa_activator_unrouted_requests_total', 'Requests for a host (and path) that no route names (answered 404).', () => proxy()?.unrouted ?? 0);
+    totalCounter(this.registry, 'kpa_activator_stats_sent_total', 'Stats sent to kpa\'s stat server.', () => sender()?.statsSent ?? 0);
+    totalCounter(this.registry, 'kpa_activator_stats_dropped_total', 'Stats dropped: not connected to kpa, or the connection backed up.', () => sender()?.statsDropped ?? 0);
     new Gauge({
       name: 'kpa_activator_stats_connected', help: '1 while connected to kpa\'s stat server.', registers,
       collect() { this.set(connected() ? 1 : 0); },

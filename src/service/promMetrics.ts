@@ -5,6 +5,7 @@ import type { Recorder } from '../recording/recorder.js';
 import type { AutoscalerService, RevisionSnapshot } from './autoscalerService.js';
 import { registerBuildInfo } from './buildInfo.js';
 import { gzipSmall, type SharedBody, sharedBody } from './sharedBody.js';
+import { totalCounter } from './totalCounter.js';
 
 /**
  * Which names the per-revision series are served under: Knative ≤ 1.18's
@@ -181,28 +182,13 @@ export class ServiceMetrics {
         this.set(statServer()?.backlogBytes ?? 0);
       },
     });
-    new Counter({
-      name: 'kpa_stat_socket_pauses_total', help: 'Times the stats sockets were paused because decoding fell behind.', registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(statServer()?.counters.pauses ?? 0);
-      },
-    });
-    new Counter({
-      name: 'kpa_stats_unauthorized_connections_total', help: 'Stats connections refused with 401 for a missing or wrong token (--stats-token-file).', registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(statServer()?.counters.unauthorized ?? 0);
-      },
-    });
+    totalCounter(this.registry, 'kpa_stat_socket_pauses_total', 'Times the stats sockets were paused because decoding fell behind.',
+      () => statServer()?.counters.pauses ?? 0);
+    totalCounter(this.registry, 'kpa_stats_unauthorized_connections_total', 'Stats connections refused with 401 for a missing or wrong token (--stats-token-file).',
+      () => statServer()?.counters.unauthorized ?? 0);
     if (recorder) {
-      new Counter({
-        name: 'kpa_recorder_dropped_events_total', help: 'Stat and tick events --record dropped because the disk could not keep up.', registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(recorder.droppedEvents);
-        },
-      });
+      totalCounter(this.registry, 'kpa_recorder_dropped_events_total', 'Stat and tick events --record dropped because the disk could not keep up.',
+        () => recorder.droppedEvents);
     }
     this.metricNames = options.metricNames ?? DEFAULT_METRIC_NAMES;
   }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { totalCounter } from '../service/totalCounter.js';
 import type { BucketElection } from '../k8s/bucketElection.js';
 import type { KubernetesMode } from '../k8s/kubernetesMode.js';
 import { FORWARD_DROP_REASONS, type StatForwarder } from './statForwarder.js';
@@ -30,13 +31,7 @@ export class ShardingMetrics {
         this.set({ owned: 'false' }, counts.known - counts.owned);
       },
     });
-    new Counter({
-      name: 'kpa_stats_forwarded_total', help: 'Activator stats sent on to the replica that owns their revision.', registers,
-      collect() {
-        this.reset();
-        this.inc(src.forwarder.counters.forwarded);
-      },
-    });
+    totalCounter(registry, 'kpa_stats_forwarded_total', 'Activator stats sent on to the replica that owns their revision.', () => src.forwarder.counters.forwarded);
     new Counter({
       name: 'kpa_stats_forward_dropped_total', labelNames: ['reason'] as const, registers,
       help: 'Activator stats that never reached their owner: no-owner (their bucket had none within the wait bound), buffer-full, not-owner (forwarded here by mistake).',
