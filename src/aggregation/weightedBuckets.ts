@@ -1,5 +1,5 @@
 import { goPowWhole } from './goFloat.js';
-import { TimedBuckets } from './timedBuckets.js';
+import { RING, TimedBuckets } from './timedBuckets.js';
 
 /** The smallest decay multiplier, so that huge windows do not degrade to a plain average. */
 const MIN_EXPONENT = 0.2;
@@ -89,7 +89,7 @@ export class WeightedBuckets extends TimedBuckets {
     let idx = this.lastWriteIndex;
     let sum = 0;
     for (let i = length - zeros; i > 0; i--) {
-      sum += ring[idx] * multiplier;
+      sum += ring[RING + idx] * multiplier;
       multiplier *= decay;
       idx = idx === 0 ? length - 1 : idx - 1;
     }
