@@ -11,199 +11,241 @@ function roundTo6Digits(x: number): number {
 }
 
 /**
- * Where a window keeps its numbers: first in its array, before the ring of
- * bucket sums. As object fields they would be doubles, which V8 keeps each in
- * a box of its own; with 10,000 revisions every box is a cache miss, and a tick
- * read five of them per window. First in the array they share a cache line
- * with the array's header, which every read checks the length in.
+ * A window lives in a store, a plain array of doubles that may hold several
+ * windows (a revision's Collection keeps its four in one): `STATE_SLOTS`
+ * numbers of state at the window's `state` offset, and its ring of `count`
+ * bucket sums at its `ring` offset, indexed by bucket number % count.
+ *
+ * The state: the bucket number of the first write (reset when a write follows
+ * a full window of silence: it tells how much of the ring holds real data);
+ * the bucket number of the last write (gaps after it are zeroed lazily); the
+ * sum of every bucket, stale ones included until they are cleared; the window
+ * and the bucket length in seconds. As object fields they would be doubles,
+ * which V8 keeps each in a box of its own; with 10,000 revisions every box is
+ * a cache miss. In the store they share cache lines with each other and, for
+ * the windows of one revision, with the other windows' state.
+ *
+ * Where the last write's bucket sits in the ring, `lastIndex`, is kept by the
+ * caller and passed in: a small integer that V8 keeps unboxed in an object
+ * field, while read from the store it was a double used as an index, and
+ * recording a stat cost a third more. The ring is walked from it one step at a
+ * time: a bucket number is past the small-integer range, and V8's `%` on it is
+ * a call to fmod.
  */
 const FIRST_WRITE = 0;
 const LAST_WRITE = 1;
 const WINDOW_TOTAL = 2;
 const WINDOW = 3;
 const GRANULARITY = 4;
-/** Where the ring of buckets starts in a window's array (a subclass reads the buckets too). */
-export const RING = 5;
+export const STATE_SLOTS = 5;
 
 /**
- * Zeroed arrays of unboxed doubles per length, that a new window copies. A
- * plain array, not a Float64Array: its numbers sit on V8's heap right after
- * the array object, while a typed array reaches them through a pointer off the
- * heap, one more cache miss per window and tick. Built from a double and grown
- * by push, so that V8 keeps it packed (no holes to check); copied by slice, so
- * that the copy is exactly as long and allocated in one piece with its header.
+ * Zeroed stores per length, that a new store copies. A plain array, not a
+ * Float64Array: its numbers sit on V8's heap right after the array object,
+ * while a typed array reaches them through a pointer off the heap, one more
+ * cache miss per window and tick. Built from a double and grown by push, so
+ * that V8 keeps it packed (no holes to check); copied by slice, so that the
+ * copy is exactly as long.
  */
 const zeroed = new Map<number, number[]>();
 
-/** A ring of `count` buckets and its state, as a new window starts: nothing written. */
-function newRing(count: number, windowSeconds: number, granularitySeconds: number): number[] {
-  let template = zeroed.get(count);
+/** A store of `length` zeros. */
+export function newStore(length: number): number[] {
+  let template = zeroed.get(length);
   if (template === undefined) {
     template = [0.5];
-    for (let i = 1; i < RING + count; i++) template.push(0);
+    for (let i = 1; i < length; i++) template.push(0);
     template[0] = 0;
-    zeroed.set(count, template);
+    zeroed.set(length, template);
   }
-  const ring = template.slice();
-  ring[FIRST_WRITE] = NEVER;
-  ring[LAST_WRITE] = NEVER;
-  ring[WINDOW] = windowSeconds;
-  ring[GRANULARITY] = granularitySeconds;
-  return ring;
+  return template.slice();
+}
+
+/** Buckets in a window's ring: ⌈window / granularity⌉. */
+export function bucketCount(windowSeconds: number, granularitySeconds: number): number {
+  checkWindow(windowSeconds, granularitySeconds);
+  return Math.ceil(windowSeconds / granularitySeconds);
+}
+
+/** Sets up the window at `state` as nothing written (its ring, still zeros, is the caller's). */
+export function startWindow(store: number[], state: number, windowSeconds: number, granularitySeconds: number): void {
+  store[state + FIRST_WRITE] = NEVER;
+  store[state + LAST_WRITE] = NEVER;
+  store[state + WINDOW_TOTAL] = 0;
+  store[state + WINDOW] = windowSeconds;
+  store[state + GRANULARITY] = granularitySeconds;
+}
+
+/** The window's length in seconds. */
+export function windowSecondsOf(store: number[], state: number): number {
+  return store[state + WINDOW];
+}
+
+/** True when nothing was recorded within the window before `now`. */
+export function windowIsEmpty(store: number[], state: number, now: number): boolean {
+  const granularity = store[state + GRANULARITY];
+  return (Math.floor(now / granularity) - store[state + LAST_WRITE]) * granularity > store[state + WINDOW];
 }
 
 /**
- * Time buckets with a linear window average (Knative's TimedFloat64Buckets).
- *
- * Buckets form a ring indexed by bucket number modulo the bucket count. The
- * average is over a partial window right after the first write or after a gap
- * longer than the window, missing seconds inside the window count as zero, and
- * a full window of silence resets everything.
+ * The linear window average (Knative's TimedFloat64Buckets.WindowAverage):
+ * over a partial window right after the first write or after a gap longer than
+ * the window; missing seconds inside the window count as zero.
+ */
+export function linearAverage(store: number[], state: number, ring: number, count: number, lastIndex: number, now: number): number {
+  const granularity = store[state + GRANULARITY];
+  const lastWrite = store[state + LAST_WRITE];
+  const gap = Math.floor(now / granularity) - lastWrite;
+  if (gap <= 0) {
+    // +1: first and last write are both inclusive.
+    const valid = Math.min(lastWrite - store[state + FIRST_WRITE] + 1, count);
+    return roundTo6Digits(store[state + WINDOW_TOTAL] / valid);
+  }
+  if (gap * granularity < store[state + WINDOW]) {
+    // The seconds since the last write are zero: drop the stale buckets they would overwrite.
+    let total = store[state + WINDOW_TOTAL];
+    let idx = lastIndex;
+    for (let k = 0; k < gap; k++) {
+      idx = idx + 1 === count ? 0 : idx + 1;
+      total -= store[ring + idx];
+    }
+    const valid = Math.min(lastWrite - store[state + FIRST_WRITE] + 1, count - gap);
+    return roundTo6Digits(total / valid);
+  }
+  return 0;
+}
+
+/**
+ * Adds `value` to the bucket of `now`, clearing the buckets skipped since the
+ * last write (a full window of silence resets everything); returns the new
+ * `lastIndex`. A stat older than a window is dropped.
+ */
+export function recordInWindow(
+  store: number[], state: number, ring: number, count: number, lastIndex: number, now: number, value: number,
+): number {
+  const granularity = store[state + GRANULARITY];
+  const bucket = Math.floor(now / granularity);
+  const lastWrite = store[state + LAST_WRITE];
+  let idx = lastIndex;
+  let next = lastIndex;
+  if (lastWrite !== bucket) {
+    const window = store[state + WINDOW];
+    if ((bucket - lastWrite) * granularity <= -window) return lastIndex; // older than a window
+    const firstWrite = store[state + FIRST_WRITE];
+    if (firstWrite === NEVER || firstWrite > bucket) store[state + FIRST_WRITE] = bucket;
+    if (bucket > lastWrite) {
+      if ((bucket - lastWrite) * granularity >= window) {
+        // A whole window without writes: start over.
+        store[state + FIRST_WRITE] = bucket;
+        store.fill(0, ring, ring + count);
+        store[state + WINDOW_TOTAL] = 0;
+        idx = ringIndex(bucket, count);
+      } else {
+        let total = store[state + WINDOW_TOTAL];
+        for (let k = bucket - lastWrite; k > 0; k--) {
+          idx = idx + 1 === count ? 0 : idx + 1;
+          total -= store[ring + idx];
+          store[ring + idx] = 0;
+        }
+        store[state + WINDOW_TOTAL] = total;
+      }
+      store[state + LAST_WRITE] = bucket;
+      next = idx;
+    } else {
+      // A late stat, still inside the window: less than one ring back from the last write.
+      idx -= lastWrite - bucket;
+      if (idx < 0) idx += count;
+    }
+  }
+  store[ring + idx] += value;
+  store[state + WINDOW_TOTAL] += value;
+  return next;
+}
+
+/**
+ * Copies the window at `from`/`fromState`/`fromRing` of `fromCount` buckets
+ * into an unwritten place in `to`, as a window of `windowSeconds` (Knative's
+ * ResizeWindow): the newest buckets that fit, if the data is still inside the
+ * old window; returns the copy's `lastIndex`. The same length is a plain copy.
+ */
+export function copyWindow(
+  from: number[], fromState: number, fromRing: number, fromCount: number, fromLastIndex: number,
+  to: number[], toState: number, toRing: number, windowSeconds: number, now: number,
+): number {
+  const granularity = from[fromState + GRANULARITY];
+  if (windowSeconds === from[fromState + WINDOW]) {
+    for (let k = 0; k < STATE_SLOTS; k++) to[toState + k] = from[fromState + k];
+    for (let k = 0; k < fromCount; k++) to[toRing + k] = from[fromRing + k];
+    return fromLastIndex;
+  }
+  const count = bucketCount(windowSeconds, granularity);
+  startWindow(to, toState, windowSeconds, granularity);
+  const lastWrite = from[fromState + LAST_WRITE];
+  let total = 0;
+  if ((Math.floor(now / granularity) - lastWrite) * granularity <= from[fromState + WINDOW]) {
+    // Copy the newest buckets that fit; a shrinking window drops the oldest.
+    let b = lastWrite;
+    for (let k = Math.min(count, fromCount); k > 0; k--, b--) {
+      // Near t = 0 (simulations, tests) the walk back reaches negative bucket numbers.
+      const v = from[fromRing + ringIndex(b, fromCount)];
+      to[toRing + ringIndex(b, count)] = v;
+      total += v;
+    }
+    // As Knative: the earliest time data may have been written at.
+    to[toState + FIRST_WRITE] = lastWrite - (fromCount - 1);
+  }
+  to[toState + LAST_WRITE] = lastWrite;
+  to[toState + WINDOW_TOTAL] = total;
+  return ringIndex(lastWrite, count);
+}
+
+/** The bucket number `now` falls in, in the window at `state`. */
+export function bucketAt(store: number[], state: number, now: number): number {
+  return Math.floor(now / store[state + GRANULARITY]);
+}
+
+/** The bucket number of the window's last write; -Infinity before any. */
+export function lastWriteBucket(store: number[], state: number): number {
+  return store[state + LAST_WRITE];
+}
+
+/**
+ * Time buckets with a linear window average (Knative's TimedFloat64Buckets),
+ * a window with a store of its own. A revision's Collection keeps its windows
+ * in one store instead, through the same functions.
  */
 export class TimedBuckets implements WindowAverager {
-  /**
-   * The state, then at `RING + …` the ring of bucket sums, indexed by bucket
-   * number % count. The state: the bucket number of the first write (reset
-   * when a write follows a full window of silence: it tells how much of the
-   * ring holds real data); the bucket number of the last write (gaps after it
-   * are zeroed lazily); the sum of every bucket, stale ones included until they
-   * are cleared; the window and the bucket length in seconds.
-   */
-  protected ring: number[];
-  /** Buckets in the ring: ⌈window / granularity⌉. */
+  /** The state at 0, the ring at STATE_SLOTS. */
+  protected store: number[];
   protected count: number;
-  /**
-   * Where the last write's bucket sits in the ring (the ring is walked from
-   * there one step at a time: a bucket number is past the small-integer range,
-   * and V8's `%` on it is a call to fmod). A small integer, so as a field V8
-   * keeps it unboxed; read from the ring it was a double used as an index, and
-   * recording a stat cost a third more.
-   */
   protected lastIndex = 0;
 
   constructor(windowSeconds: number, granularitySeconds = 1) {
-    checkWindow(windowSeconds, granularitySeconds);
-    this.count = Math.ceil(windowSeconds / granularitySeconds);
-    this.ring = newRing(this.count, windowSeconds, granularitySeconds);
+    this.count = bucketCount(windowSeconds, granularitySeconds);
+    this.store = newStore(STATE_SLOTS + this.count);
+    startWindow(this.store, 0, windowSeconds, granularitySeconds);
   }
 
   isEmpty(now: number): boolean {
-    const ring = this.ring;
-    const granularity = ring[GRANULARITY];
-    return (Math.floor(now / granularity) - ring[LAST_WRITE]) * granularity > ring[WINDOW];
+    return windowIsEmpty(this.store, 0, now);
   }
 
   windowAverage(now: number): number {
-    const ring = this.ring;
-    const length = this.count;
-    const granularity = ring[GRANULARITY];
-    const lastWrite = ring[LAST_WRITE];
-    const gap = Math.floor(now / granularity) - lastWrite;
-    if (gap <= 0) {
-      // +1: first and last write are both inclusive.
-      const valid = Math.min(lastWrite - ring[FIRST_WRITE] + 1, length);
-      return roundTo6Digits(ring[WINDOW_TOTAL] / valid);
-    }
-    if (gap * granularity < ring[WINDOW]) {
-      // The seconds since the last write are zero: drop the stale buckets they would overwrite.
-      let total = ring[WINDOW_TOTAL];
-      let idx = this.lastIndex;
-      for (let k = 0; k < gap; k++) {
-        idx = idx + 1 === length ? 0 : idx + 1;
-        total -= ring[RING + idx];
-      }
-      const valid = Math.min(lastWrite - ring[FIRST_WRITE] + 1, length - gap);
-      return roundTo6Digits(total / valid);
-    }
-    return 0;
+    return linearAverage(this.store, 0, STATE_SLOTS, this.count, this.lastIndex, now);
   }
 
   record(now: number, value: number): void {
-    const ring = this.ring;
-    const length = this.count;
-    const granularity = ring[GRANULARITY];
-    const bucket = Math.floor(now / granularity);
-    const lastWrite = ring[LAST_WRITE];
-    let idx = this.lastIndex;
-    if (lastWrite !== bucket) {
-      const window = ring[WINDOW];
-      if ((bucket - lastWrite) * granularity <= -window) return; // older than a window
-      const firstWrite = ring[FIRST_WRITE];
-      if (firstWrite === NEVER || firstWrite > bucket) ring[FIRST_WRITE] = bucket;
-      if (bucket > lastWrite) {
-        if ((bucket - lastWrite) * granularity >= window) {
-          // A whole window without writes: start over.
-          ring[FIRST_WRITE] = bucket;
-          ring.fill(0, RING, RING + length);
-          ring[WINDOW_TOTAL] = 0;
-          idx = ringIndex(bucket, length);
-        } else {
-          let total = ring[WINDOW_TOTAL];
-          for (let k = bucket - lastWrite; k > 0; k--) {
-            idx = idx + 1 === length ? 0 : idx + 1;
-            total -= ring[RING + idx];
-            ring[RING + idx] = 0;
-          }
-          ring[WINDOW_TOTAL] = total;
-        }
-        ring[LAST_WRITE] = bucket;
-        this.lastIndex = idx;
-      } else {
-        // A late stat, still inside the window: less than one ring back from the last write.
-        idx -= lastWrite - bucket;
-        if (idx < 0) idx += length;
-      }
-    }
-    ring[RING + idx] += value;
-    ring[WINDOW_TOTAL] += value;
+    this.lastIndex = recordInWindow(this.store, 0, STATE_SLOTS, this.count, this.lastIndex, now, value);
   }
 
   resizeWindow(windowSeconds: number, now: number): void {
-    const ring = this.ring;
-    const oldCount = this.count;
-    if (windowSeconds === ring[WINDOW]) return;
-    const granularity = ring[GRANULARITY];
-    checkWindow(windowSeconds, granularity);
-    const count = Math.ceil(windowSeconds / granularity);
-    const resized = newRing(count, windowSeconds, granularity);
-    const lastWrite = ring[LAST_WRITE];
-    let total = 0;
-    if ((Math.floor(now / granularity) - lastWrite) * granularity <= ring[WINDOW]) {
-      // Copy the newest buckets that fit; a shrinking window drops the oldest.
-      let b = lastWrite;
-      for (let k = Math.min(count, oldCount); k > 0; k--, b--) {
-        // Near t = 0 (simulations, tests) the walk back reaches negative bucket numbers.
-        const v = ring[RING + ringIndex(b, oldCount)];
-        resized[RING + ringIndex(b, count)] = v;
-        total += v;
-      }
-      // As Knative: the earliest time data may have been written at.
-      resized[FIRST_WRITE] = lastWrite - (oldCount - 1);
-    }
-    resized[LAST_WRITE] = lastWrite;
-    resized[WINDOW_TOTAL] = total;
+    const store = this.store;
+    if (windowSeconds === store[WINDOW]) return;
+    const count = bucketCount(windowSeconds, store[GRANULARITY]);
+    const resized = newStore(STATE_SLOTS + count);
+    this.lastIndex = copyWindow(store, 0, STATE_SLOTS, this.count, this.lastIndex, resized, 0, STATE_SLOTS, windowSeconds, now);
+    this.store = resized;
     this.count = count;
-    this.ring = resized;
-    this.lastIndex = ringIndex(lastWrite, count);
-    this.onResize();
-  }
-
-  /** For a subclass whose own state depends on the bucket count. */
-  protected onResize(): void {}
-
-  /** The bucket number `now` falls in. */
-  protected bucketOf(now: number): number {
-    return Math.floor(now / this.ring[GRANULARITY]);
-  }
-
-  /** The bucket number of the last write; -Infinity before any. */
-  protected get lastWriteBucket(): number {
-    return this.ring[LAST_WRITE];
-  }
-
-  /** Where the last write's bucket sits in the ring. */
-  protected get lastWriteIndex(): number {
-    return this.lastIndex;
   }
 }
 

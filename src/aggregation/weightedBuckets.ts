@@ -1,5 +1,5 @@
 import { goPowWhole } from './goFloat.js';
-import { RING, TimedBuckets } from './timedBuckets.js';
+import { bucketAt, lastWriteBucket, STATE_SLOTS, TimedBuckets, windowIsEmpty } from './timedBuckets.js';
 
 /** The smallest decay multiplier, so that huge windows do not degrade to a plain average. */
 const MIN_EXPONENT = 0.2;
@@ -42,7 +42,7 @@ export function smoothingCoefficient(buckets: number): number {
 const weightTables = new Map<number, Float64Array>();
 
 /** The weight table for a window of `count` buckets. */
-function weightsFor(count: number): Float64Array {
+export function weightsFor(count: number): Float64Array {
   let weights = weightTables.get(count);
   if (weights === undefined) {
     // A gap is at most the bucket count (a longer one is an empty window).
@@ -61,10 +61,34 @@ function computeFirstWeight(weights: Float64Array, gap: number): number {
 }
 
 /**
- * Time buckets with a weighted-exponential window average (Knative's
- * WeightedFloat64Buckets): the newest bucket weighs most, each older one
- * (1 − coefficient) times less. Seconds without data count as zero.
+ * The weighted-exponential window average (Knative's
+ * WeightedFloat64Buckets.WindowAverage) of the window at `state`/`ring` in
+ * `store` (see timedBuckets.ts), with `weights` its size's table: the newest
+ * bucket weighs most, each older one (1 − coefficient) times less. Seconds
+ * without data count as zero.
  */
+export function weightedAverage(
+  store: number[], state: number, ring: number, count: number, lastIndex: number, weights: Float64Array, now: number,
+): number {
+  if (windowIsEmpty(store, state, now)) return 0;
+  // The silent buckets since the last write weigh in as zeros: the walk starts that far down the weights.
+  const gap = bucketAt(store, state, now) - lastWriteBucket(store, state);
+  const zeros = gap > 0 ? gap : 0;
+  const decay = weights[count + 1];
+  let multiplier = weights[zeros];
+  if (multiplier !== multiplier) multiplier = computeFirstWeight(weights, zeros);
+  // Knative's loop, in its order of roundings: newest bucket first, the multiplier decayed after each.
+  let idx = lastIndex;
+  let sum = 0;
+  for (let i = count - zeros; i > 0; i--) {
+    sum += store[ring + idx] * multiplier;
+    multiplier *= decay;
+    idx = idx === 0 ? count - 1 : idx - 1;
+  }
+  return sum;
+}
+
+/** Time buckets with a weighted-exponential window average, a window with a store of its own. */
 export class WeightedBuckets extends TimedBuckets {
   /** The shared weights of this window's size. */
   private weights: Float64Array;
@@ -75,28 +99,11 @@ export class WeightedBuckets extends TimedBuckets {
   }
 
   override windowAverage(now: number): number {
-    if (this.isEmpty(now)) return 0;
-    const ring = this.ring;
-    const length = this.count;
-    const weights = this.weights;
-    // The silent buckets since the last write weigh in as zeros: the walk starts that far down the weights.
-    const gap = this.bucketOf(now) - this.lastWriteBucket;
-    const zeros = gap > 0 ? gap : 0;
-    const decay = weights[length + 1];
-    let multiplier = weights[zeros];
-    if (multiplier !== multiplier) multiplier = computeFirstWeight(weights, zeros);
-    // Knative's loop, in its order of roundings: newest bucket first, the multiplier decayed after each.
-    let idx = this.lastWriteIndex;
-    let sum = 0;
-    for (let i = length - zeros; i > 0; i--) {
-      sum += ring[RING + idx] * multiplier;
-      multiplier *= decay;
-      idx = idx === 0 ? length - 1 : idx - 1;
-    }
-    return sum;
+    return weightedAverage(this.store, 0, STATE_SLOTS, this.count, this.lastIndex, this.weights, now);
   }
 
-  protected override onResize(): void {
+  override resizeWindow(windowSeconds: number, now: number): void {
+    super.resizeWindow(windowSeconds, now);
     this.weights = weightsFor(this.count);
   }
 }
