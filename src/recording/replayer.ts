@@ -11,11 +11,6 @@ import { type RecordingEvent, RecordingError } from './events.js';
 export class Replayer {
   // No warm-up: replay start-up must stay short, and a replay warms up the decision path by running it.
   readonly scalers = new MultiScaler({ warmUp: false });
-  /**
-   * The scalers by name (a list for the namespaces that share it): found from
-   * the event's own strings, without a "namespace/name" key built per line.
-   */
-  private readonly byName = new Map<string, RevisionAutoscaler[]>();
   private lastT = -Infinity;
 
   /** Applies one event; returns the decision for a `tick`, else null. Throws on an invalid event. */
@@ -24,7 +19,6 @@ export class Replayer {
       // A restarted service starts every revision afresh from the revision lines that follow, on a clock that may
       // have been set back; replaying it on from the earlier run's state would give other decisions than it made.
       for (const scaler of [...this.scalers.all()]) this.scalers.delete(scaler.key);
-      this.byName.clear();
       this.lastT = event.t;
       return null;
     }
@@ -35,10 +29,7 @@ export class Replayer {
     if (event.type === 'dropped') return null;
     if (event.type === 'revision') {
       const resolved = resolveRevision(event);
-      const scaler = this.scalers.upsert(event, resolved, event.t, event.ready);
-      const named = this.byName.get(event.name);
-      if (named === undefined) this.byName.set(event.name, [scaler]);
-      else if (!named.includes(scaler)) named.push(scaler);
+      this.scalers.upsert(event, resolved, event.t, event.ready);
       return null;
     }
     const scaler = this.scaler(event);
@@ -55,11 +46,6 @@ export class Replayer {
   }
 
   private scaler(event: RecordingEvent & RevisionKey): RevisionAutoscaler {
-    const named = this.byName.get(event.name);
-    if (named !== undefined) {
-      for (let i = 0; i < named.length; i++) if (named[i].key.namespace === event.namespace) return named[i];
-    }
-    // The "namespace/name" key as before, for names with a "/" whose keys collide.
     const scaler = this.scalers.get(event);
     if (scaler) return scaler;
     throw new RecordingError(`revision ${event.namespace}/${event.name} was not created by a "revision" event before`);

@@ -59,4 +59,37 @@ describe('MultiScaler', () => {
     expect(m.delete(key)).toBe(true);
     expect(m.get(key)).toBeUndefined();
   });
+
+  it('finds a revision by namespace and name: the same name in another namespace is another revision', () => {
+    const m = new MultiScaler();
+    const a = m.upsert({ namespace: 'one', name: 'rev' }, resolveRevision({ annotations: { [A('window')]: '6s' } }), 0, 1);
+    const b = m.upsert({ namespace: 'two', name: 'rev' }, resolveRevision({ annotations: { [A('window')]: '6s' } }), 0, 1);
+    // Fresh strings, as decoded from a stat message: found by value.
+    m.record({ namespace: ['o', 'ne'].join(''), name: ['r', 'ev'].join('') }, 0, stat(700));
+    m.record({ namespace: 'two', name: 'rev' }, 0, stat(70));
+    expect(a.tick(1)).toMatchObject({ valid: true, desiredPodCount: 10 });
+    expect(b.tick(1)).toMatchObject({ valid: true, desiredPodCount: 1 });
+    expect(m.delete({ namespace: 'one', name: 'rev' })).toBe(true);
+    expect(m.get({ namespace: 'one', name: 'rev' })).toBeUndefined();
+    expect(m.record({ namespace: 'one', name: 'rev' }, 2, stat(5))).toBe(false);
+    expect(m.get({ namespace: 'two', name: 'rev' })).toBe(b);
+    expect(m.delete({ namespace: 'one', name: 'rev' })).toBe(false);
+    expect(m.size).toBe(1);
+  });
+
+  it('keys that make the same "namespace/name" share one autoscaler, whichever of them is used', () => {
+    const m = new MultiScaler();
+    const first = m.upsert({ namespace: 'a/b', name: 'c' }, resolveRevision({ annotations: { [A('window')]: '6s' } }), 0, 1);
+    const alias = { namespace: 'a', name: 'b/c' };
+    expect(m.upsert(alias, resolveRevision({ annotations: { [A('window')]: '6s' } }), 0, 1)).toBe(first);
+    expect(m.get(alias)).toBe(first);
+    m.record(alias, 0, stat(700));
+    expect(first.tick(1)).toMatchObject({ valid: true, desiredPodCount: 10 });
+    expect(m.size).toBe(1);
+    // Deleted through the other key, it is gone under both.
+    expect(m.delete(alias)).toBe(true);
+    expect(m.get({ namespace: 'a/b', name: 'c' })).toBeUndefined();
+    expect(m.record({ namespace: 'a/b', name: 'c' }, 2, stat(5))).toBe(false);
+    expect(m.size).toBe(0);
+  });
 });
