@@ -6,7 +6,8 @@
  * the first 10 ticks, and 10 ticks after 1,000, each as decisions per CPU
  * second and per wall second.
  *
- * `node dist/bench/decisionLoop.js linear|weighted [ticks-before-steady]`
+ * `node dist/bench/decisionLoop.js linear|weighted [ticks-before-steady] [revisions]`
+ * (fewer revisions than 10,000 show what the caches are worth: see the README).
  */
 import { resolveRevision } from '../src/config/revisionConfig.js';
 import { MultiScaler, type RevisionAutoscaler } from '../src/decider/multiScaler.js';
@@ -47,7 +48,7 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): LoopResult {
+export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000, revisions = REVISIONS): LoopResult {
   const c0 = cpuMicros();
   const scalers = new MultiScaler();
   const warmUpCpuMs = (cpuMicros() - c0) / 1000;
@@ -61,7 +62,7 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): 
       ...(v === 5 ? { 'autoscaling.knative.dev/scale-down-delay': '30s' } : {}),
     },
   }));
-  for (let i = 0; i < REVISIONS; i++) {
+  for (let i = 0; i < revisions; i++) {
     const key = { namespace: 'bench', name: `rev-${i}` };
     keys.push(key);
     list.push(scalers.upsert(key, variants[i % variants.length], START, 1));
@@ -74,7 +75,7 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): 
   let t = 0;
   const second = (): void => {
     const now = START + t;
-    for (let i = 0; i < REVISIONS; i++) scalers.record(keys[i], now, fill(stats[i], i, t));
+    for (let i = 0; i < revisions; i++) scalers.record(keys[i], now, fill(stats[i], i, t));
     t++;
   };
   for (let s = 0; s < WARM_SECONDS; s++) second();
@@ -84,7 +85,7 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): 
   /** One tick of every revision; ready pods follow the decision, as if pods started at once. */
   const tick = (): void => {
     const now = START + t;
-    for (let i = 0; i < REVISIONS; i++) {
+    for (let i = 0; i < revisions; i++) {
       const scaler = list[i];
       const result = scaler.tick(now);
       if (result.valid) {
@@ -92,7 +93,7 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): 
         scaler.readyPods = result.desiredPodCount;
       }
     }
-    decisions += REVISIONS;
+    decisions += revisions;
   };
   const measure = (): LoopTimes => {
     let cpu = 0;
@@ -106,7 +107,7 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): 
       wall += Number(process.hrtime.bigint() - w0) / 1e9;
       cpu += (cpuMicros() - c0) / 1e6;
     }
-    return { cpuRate: (MEASURED_TICKS * REVISIONS) / cpu, wallRate: (MEASURED_TICKS * REVISIONS) / wall };
+    return { cpuRate: (MEASURED_TICKS * revisions) / cpu, wallRate: (MEASURED_TICKS * revisions) / wall };
   };
 
   const first = measure();
@@ -124,5 +125,6 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000): 
 if (process.argv[1]?.endsWith('decisionLoop.js')) {
   const algorithm = process.argv[2] === 'weighted' ? 'weighted' : 'linear';
   const steadyAfter = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
-  process.stdout.write(`${JSON.stringify(runLoop(algorithm, steadyAfter))}\n`);
+  const revisions = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
+  process.stdout.write(`${JSON.stringify(runLoop(algorithm, steadyAfter, revisions))}\n`);
 }
