@@ -34,6 +34,9 @@ const RPS = 2 * STATE_SLOTS;
 const RPS_PANIC = 3 * STATE_SLOTS;
 const RINGS = 4 * STATE_SLOTS;
 
+/** A linear revision's weight tables: none (each table is a window's length of doubles). */
+const NO_WEIGHTS = new Float64Array(0);
+
 /**
  * The windows of one revision (Knative's collector `collection`): concurrency
  * and RPS, each over the stable and the panic window. Pure: time is passed in.
@@ -46,7 +49,7 @@ export class Collection {
   /** Buckets in a stable and in a panic window. */
   private stableCount: number;
   private panicCount: number;
-  /** The weight tables of those sizes (read only when weighted). */
+  /** The weight tables of those sizes, when weighted. */
   private stableWeights: Float64Array;
   private panicWeights: Float64Array;
   /** Where each window's last write sits in its ring. */
@@ -62,8 +65,8 @@ export class Collection {
     const panicSeconds = spec.panicWindowSeconds;
     this.stableCount = bucketCount(stableSeconds, 1);
     this.panicCount = bucketCount(panicSeconds, 1);
-    this.stableWeights = weightsFor(this.stableCount);
-    this.panicWeights = weightsFor(this.panicCount);
+    this.stableWeights = this.weighted ? weightsFor(this.stableCount) : NO_WEIGHTS;
+    this.panicWeights = this.weighted ? weightsFor(this.panicCount) : NO_WEIGHTS;
     const store = newStore(RINGS + 2 * (this.stableCount + this.panicCount));
     startWindow(store, CONCURRENCY, stableSeconds, 1);
     startWindow(store, CONCURRENCY_PANIC, panicSeconds, 1);
@@ -102,8 +105,10 @@ export class Collection {
     this.store = store;
     this.stableCount = stableCount;
     this.panicCount = panicCount;
-    this.stableWeights = weightsFor(stableCount);
-    this.panicWeights = weightsFor(panicCount);
+    if (this.weighted) {
+      this.stableWeights = weightsFor(stableCount);
+      this.panicWeights = weightsFor(panicCount);
+    }
   }
 
   /** Records a stat; what came through the activator is subtracted, since the activator reports it itself. */
