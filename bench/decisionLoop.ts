@@ -16,7 +16,7 @@ import type { Stat } from '../src/metrics/stat.js';
 
 export const REVISIONS = 10_000;
 const WARM_SECONDS = 60;
-const START = 1_700_000_000;
+export const START = 1_700_000_000;
 const MEASURED_TICKS = 10;
 
 export interface LoopTimes {
@@ -45,7 +45,7 @@ export interface LoopResult {
  * and its collections (4-10 ms each, a third of the first ten ticks) did that
  * move instead: a cost a service does not pay there.
  */
-function statAt(i: number, t: number): Stat {
+export function statAt(i: number, t: number): Stat {
   return {
     podName: 'service-scraper',
     averageConcurrentRequests: 50 + ((i * 7 + t * 13) % 100),

@@ -2,29 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { resolveRevision } from '../src/config/revisionConfig.js';
 import { MultiScaler } from '../src/decider/multiScaler.js';
-import type { Stat } from '../src/metrics/stat.js';
-import type { LoopResult } from './decisionLoop.js';
+import { type LoopResult, REVISIONS, START, statAt } from './decisionLoop.js';
 import { type BenchResult, medianOf, medianSeconds } from './harness.js';
 
 /**
  * The engine: stats recorded through MultiScaler, and the decision loop as
  * the service runs it (bench/decisionLoop.ts), each run in a fresh process.
  */
-const REVISIONS = 10_000;
 const LOOP_RUNS = 3;
 const SECONDS = 60;
-const START = 1_700_000_000;
-
-function stat(i: number, t: number): Stat {
-  return {
-    podName: 'service-scraper',
-    averageConcurrentRequests: 50 + ((i * 7 + t * 13) % 100),
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 100 + ((i + t) % 50),
-    proxiedRequestCount: 0,
-    processUptime: t,
-  };
-}
 
 /** Stats recorded per second through MultiScaler.record (key lookup included), as the stat server does. */
 function recordRate(): number {
@@ -32,7 +18,7 @@ function recordRate(): number {
   const resolved = resolveRevision({});
   const keys = Array.from({ length: REVISIONS }, (_, i) => ({ namespace: 'bench', name: `rev-${i}` }));
   for (const key of keys) scalers.upsert(key, resolved, START, 3);
-  const stats = keys.map((_, i) => stat(i, 0));
+  const stats = keys.map((_, i) => statAt(i, 0));
   const seconds = medianSeconds(() => {
     for (let t = 0; t < SECONDS; t++) {
       const now = START + t;
