@@ -77,13 +77,20 @@ export function weightedAverage(
   const decay = weights[count + 1];
   let multiplier = weights[zeros];
   if (multiplier !== multiplier) multiplier = computeFirstWeight(weights, zeros);
-  // Knative's loop, in its order of roundings: newest bucket first, the multiplier decayed after each.
-  let idx = lastIndex;
+  // Knative's loop, in its order of roundings: newest bucket first, the
+  // multiplier decayed after each. In two runs, from the newest bucket down
+  // to the ring's start and then down from its end, with no wrap in either.
+  const buckets = count - zeros;
+  const newest = ring + lastIndex;
+  const firstRun = buckets < lastIndex + 1 ? buckets : lastIndex + 1;
   let sum = 0;
-  for (let i = count - zeros; i > 0; i--) {
-    sum += store[ring + idx] * multiplier;
+  for (let at = newest, end = newest - firstRun; at > end; at--) {
+    sum += store[at] * multiplier;
     multiplier *= decay;
-    idx = idx === 0 ? count - 1 : idx - 1;
+  }
+  for (let at = ring + count - 1, end = at - (buckets - firstRun); at > end; at--) {
+    sum += store[at] * multiplier;
+    multiplier *= decay;
   }
   return sum;
 }
