@@ -11,19 +11,23 @@ function roundTo6Digits(x: number): number {
 }
 
 /**
- * A window lives in a store, a plain array of doubles that may hold several
- * windows (a revision's Collection keeps its four in one): `STATE_SLOTS`
- * numbers of state at the window's `state` offset, and its ring of `count`
- * bucket sums at its `ring` offset, indexed by bucket number % count.
+ * A window lives in stores, plain arrays of doubles that may hold many
+ * windows: `STATE_SLOTS` numbers of state at the window's `state` offset in
+ * one, and its ring of `count` bucket sums at its `ring` offset in another (or
+ * the same), indexed by bucket number % count. A standalone window keeps both
+ * in one store; a MultiScaler keeps every revision's states side by side in
+ * one table and each revision's rings in a store of its own (see
+ * collection.ts), so that a tick, which reads states, walks one array.
  *
  * The state: the bucket number of the first write (reset when a write follows
  * a full window of silence: it tells how much of the ring holds real data);
  * the bucket number of the last write (gaps after it are zeroed lazily); the
  * sum of every bucket, stale ones included until they are cleared; the window
- * and the bucket length in seconds. As object fields they would be doubles,
- * which V8 keeps each in a box of its own; with 10,000 revisions every box is
- * a cache miss. In the store they share cache lines with each other and, for
- * the windows of one revision, with the other windows' state.
+ * and the bucket length in seconds; and the bucket after the last write, the
+ * oldest in the window, which the first second of silence drops: a linear
+ * average one second after the last write, a tick's usual case, reads the
+ * state and no ring. As object fields they would be doubles, which V8 keeps
+ * each in a box of its own; with 10,000 revisions every box is a cache miss.
  *
  * Where the last write's bucket sits in the ring, `lastIndex`, is kept by the
  * caller and passed in: a small integer that V8 keeps unboxed in an object
@@ -37,7 +41,8 @@ const LAST_WRITE = 1;
 const WINDOW_TOTAL = 2;
 const WINDOW = 3;
 const GRANULARITY = 4;
-export const STATE_SLOTS = 5;
+const OLDEST = 5;
+export const STATE_SLOTS = 6;
 
 /**
  * Zeroed stores per length, that a new store copies. A plain array, not a
@@ -68,23 +73,24 @@ export function bucketCount(windowSeconds: number, granularitySeconds: number): 
 }
 
 /** Sets up the window at `state` as nothing written (its ring, still zeros, is the caller's). */
-export function startWindow(store: number[], state: number, windowSeconds: number, granularitySeconds: number): void {
-  store[state + FIRST_WRITE] = NEVER;
-  store[state + LAST_WRITE] = NEVER;
-  store[state + WINDOW_TOTAL] = 0;
-  store[state + WINDOW] = windowSeconds;
-  store[state + GRANULARITY] = granularitySeconds;
+export function startWindow(states: number[], state: number, windowSeconds: number, granularitySeconds: number): void {
+  states[state + FIRST_WRITE] = NEVER;
+  states[state + LAST_WRITE] = NEVER;
+  states[state + WINDOW_TOTAL] = 0;
+  states[state + WINDOW] = windowSeconds;
+  states[state + GRANULARITY] = granularitySeconds;
+  states[state + OLDEST] = 0;
 }
 
 /** The window's length in seconds. */
-export function windowSecondsOf(store: number[], state: number): number {
-  return store[state + WINDOW];
+export function windowSecondsOf(states: number[], state: number): number {
+  return states[state + WINDOW];
 }
 
 /** True when nothing was recorded within the window before `now`. */
-export function windowIsEmpty(store: number[], state: number, now: number): boolean {
-  const granularity = store[state + GRANULARITY];
-  return (Math.floor(now / granularity) - store[state + LAST_WRITE]) * granularity > store[state + WINDOW];
+export function windowIsEmpty(states: number[], state: number, now: number): boolean {
+  const granularity = states[state + GRANULARITY];
+  return (Math.floor(now / granularity) - states[state + LAST_WRITE]) * granularity > states[state + WINDOW];
 }
 
 /**
@@ -92,24 +98,29 @@ export function windowIsEmpty(store: number[], state: number, now: number): bool
  * over a partial window right after the first write or after a gap longer than
  * the window; missing seconds inside the window count as zero.
  */
-export function linearAverage(store: number[], state: number, ring: number, count: number, lastIndex: number, now: number): number {
-  const granularity = store[state + GRANULARITY];
-  const lastWrite = store[state + LAST_WRITE];
+export function linearAverage(
+  states: number[], state: number, rings: number[], ring: number, count: number, lastIndex: number, now: number,
+): number {
+  const granularity = states[state + GRANULARITY];
+  const lastWrite = states[state + LAST_WRITE];
   const gap = Math.floor(now / granularity) - lastWrite;
   if (gap <= 0) {
     // +1: first and last write are both inclusive.
-    const valid = Math.min(lastWrite - store[state + FIRST_WRITE] + 1, count);
-    return roundTo6Digits(store[state + WINDOW_TOTAL] / valid);
+    const valid = Math.min(lastWrite - states[state + FIRST_WRITE] + 1, count);
+    return roundTo6Digits(states[state + WINDOW_TOTAL] / valid);
   }
-  if (gap * granularity < store[state + WINDOW]) {
+  if (gap * granularity < states[state + WINDOW]) {
     // The seconds since the last write are zero: drop the stale buckets they would overwrite.
-    let total = store[state + WINDOW_TOTAL];
-    let idx = lastIndex;
-    for (let k = 0; k < gap; k++) {
-      idx = idx + 1 === count ? 0 : idx + 1;
-      total -= store[ring + idx];
+    let total = states[state + WINDOW_TOTAL];
+    if (gap === 1) total -= states[state + OLDEST];
+    else {
+      let idx = lastIndex;
+      for (let k = 0; k < gap; k++) {
+        idx = idx + 1 === count ? 0 : idx + 1;
+        total -= rings[ring + idx];
+      }
     }
-    const valid = Math.min(lastWrite - store[state + FIRST_WRITE] + 1, count - gap);
+    const valid = Math.min(lastWrite - states[state + FIRST_WRITE] + 1, count - gap);
     return roundTo6Digits(total / valid);
   }
   return 0;
@@ -121,35 +132,36 @@ export function linearAverage(store: number[], state: number, ring: number, coun
  * `lastIndex`. A stat older than a window is dropped.
  */
 export function recordInWindow(
-  store: number[], state: number, ring: number, count: number, lastIndex: number, now: number, value: number,
+  states: number[], state: number, rings: number[], ring: number, count: number, lastIndex: number, now: number,
+  value: number,
 ): number {
-  const granularity = store[state + GRANULARITY];
+  const granularity = states[state + GRANULARITY];
   const bucket = Math.floor(now / granularity);
-  const lastWrite = store[state + LAST_WRITE];
+  const lastWrite = states[state + LAST_WRITE];
   let idx = lastIndex;
   let next = lastIndex;
   if (lastWrite !== bucket) {
-    const window = store[state + WINDOW];
+    const window = states[state + WINDOW];
     if ((bucket - lastWrite) * granularity <= -window) return lastIndex; // older than a window
-    const firstWrite = store[state + FIRST_WRITE];
-    if (firstWrite === NEVER || firstWrite > bucket) store[state + FIRST_WRITE] = bucket;
+    const firstWrite = states[state + FIRST_WRITE];
+    if (firstWrite === NEVER || firstWrite > bucket) states[state + FIRST_WRITE] = bucket;
     if (bucket > lastWrite) {
       if ((bucket - lastWrite) * granularity >= window) {
         // A whole window without writes: start over.
-        store[state + FIRST_WRITE] = bucket;
-        store.fill(0, ring, ring + count);
-        store[state + WINDOW_TOTAL] = 0;
+        states[state + FIRST_WRITE] = bucket;
+        rings.fill(0, ring, ring + count);
+        states[state + WINDOW_TOTAL] = 0;
         idx = ringIndex(bucket, count);
       } else {
-        let total = store[state + WINDOW_TOTAL];
+        let total = states[state + WINDOW_TOTAL];
         for (let k = bucket - lastWrite; k > 0; k--) {
           idx = idx + 1 === count ? 0 : idx + 1;
-          total -= store[ring + idx];
-          store[ring + idx] = 0;
+          total -= rings[ring + idx];
+          rings[ring + idx] = 0;
         }
-        store[state + WINDOW_TOTAL] = total;
+        states[state + WINDOW_TOTAL] = total;
       }
-      store[state + LAST_WRITE] = bucket;
+      states[state + LAST_WRITE] = bucket;
       next = idx;
     } else {
       // A late stat, still inside the window: less than one ring back from the last write.
@@ -157,62 +169,74 @@ export function recordInWindow(
       if (idx < 0) idx += count;
     }
   }
-  store[ring + idx] += value;
-  store[state + WINDOW_TOTAL] += value;
+  rings[ring + idx] += value;
+  states[state + WINDOW_TOTAL] += value;
+  // The bucket after the last write is another after a new last write, and a
+  // late stat may have written it. A stat into the last write's bucket leaves
+  // it as it was (but in a ring of one bucket, where no average reads it).
+  if (lastWrite !== bucket) states[state + OLDEST] = rings[ring + (next + 1 === count ? 0 : next + 1)];
   return next;
 }
 
 /**
- * Copies the window at `from`/`fromState`/`fromRing` of `fromCount` buckets
- * into an unwritten place in `to`, as a window of `windowSeconds` (Knative's
- * ResizeWindow): the newest buckets that fit, if the data is still inside the
- * old window; returns the copy's `lastIndex`. The same length is a plain copy.
+ * Copies the window at `fromState` in `fromStates`, with its ring of
+ * `fromCount` buckets at `fromRing` in `fromRings`, to `toState` and an
+ * unwritten ring at `toRing` in `toRings`, as a window of `windowSeconds`
+ * (Knative's ResizeWindow): the newest buckets that fit, if the data is still
+ * inside the old window; returns the copy's `lastIndex`. The same length is a
+ * plain copy. The copy's state may be the window's own (a revision keeps its
+ * place in the MultiScaler's table through a resize); its ring may not.
  */
 export function copyWindow(
-  from: number[], fromState: number, fromRing: number, fromCount: number, fromLastIndex: number,
-  to: number[], toState: number, toRing: number, windowSeconds: number, now: number,
+  fromStates: number[], fromState: number, fromRings: number[], fromRing: number, fromCount: number, fromLastIndex: number,
+  toStates: number[], toState: number, toRings: number[], toRing: number, windowSeconds: number, now: number,
 ): number {
-  const granularity = from[fromState + GRANULARITY];
-  if (windowSeconds === from[fromState + WINDOW]) {
-    for (let k = 0; k < STATE_SLOTS; k++) to[toState + k] = from[fromState + k];
-    for (let k = 0; k < fromCount; k++) to[toRing + k] = from[fromRing + k];
+  const granularity = fromStates[fromState + GRANULARITY];
+  const fromWindow = fromStates[fromState + WINDOW];
+  if (windowSeconds === fromWindow) {
+    for (let k = 0; k < STATE_SLOTS; k++) toStates[toState + k] = fromStates[fromState + k];
+    for (let k = 0; k < fromCount; k++) toRings[toRing + k] = fromRings[fromRing + k];
     return fromLastIndex;
   }
   const count = bucketCount(windowSeconds, granularity);
-  startWindow(to, toState, windowSeconds, granularity);
-  const lastWrite = from[fromState + LAST_WRITE];
+  // Read before startWindow, which may overwrite it.
+  const lastWrite = fromStates[fromState + LAST_WRITE];
+  startWindow(toStates, toState, windowSeconds, granularity);
   let total = 0;
-  if ((Math.floor(now / granularity) - lastWrite) * granularity <= from[fromState + WINDOW]) {
+  if ((Math.floor(now / granularity) - lastWrite) * granularity <= fromWindow) {
     // Copy the newest buckets that fit; a shrinking window drops the oldest.
     let b = lastWrite;
     for (let k = Math.min(count, fromCount); k > 0; k--, b--) {
       // Near t = 0 (simulations, tests) the walk back reaches negative bucket numbers.
-      const v = from[fromRing + ringIndex(b, fromCount)];
-      to[toRing + ringIndex(b, count)] = v;
+      const v = fromRings[fromRing + ringIndex(b, fromCount)];
+      toRings[toRing + ringIndex(b, count)] = v;
       total += v;
     }
     // As Knative: the earliest time data may have been written at.
-    to[toState + FIRST_WRITE] = lastWrite - (fromCount - 1);
+    toStates[toState + FIRST_WRITE] = lastWrite - (fromCount - 1);
   }
-  to[toState + LAST_WRITE] = lastWrite;
-  to[toState + WINDOW_TOTAL] = total;
-  return ringIndex(lastWrite, count);
+  toStates[toState + LAST_WRITE] = lastWrite;
+  toStates[toState + WINDOW_TOTAL] = total;
+  const last = ringIndex(lastWrite, count);
+  toStates[toState + OLDEST] = toRings[toRing + (last + 1 === count ? 0 : last + 1)];
+  return last;
 }
 
 /** The bucket number `now` falls in, in the window at `state`. */
-export function bucketAt(store: number[], state: number, now: number): number {
-  return Math.floor(now / store[state + GRANULARITY]);
+export function bucketAt(states: number[], state: number, now: number): number {
+  return Math.floor(now / states[state + GRANULARITY]);
 }
 
 /** The bucket number of the window's last write; -Infinity before any. */
-export function lastWriteBucket(store: number[], state: number): number {
-  return store[state + LAST_WRITE];
+export function lastWriteBucket(states: number[], state: number): number {
+  return states[state + LAST_WRITE];
 }
 
 /**
  * Time buckets with a linear window average (Knative's TimedFloat64Buckets),
- * a window with a store of its own. A revision's Collection keeps its windows
- * in one store instead, through the same functions.
+ * a window with a store of its own for its state and its ring. A revision's
+ * Collection keeps its windows in shared stores instead, through the same
+ * functions.
  */
 export class TimedBuckets implements WindowAverager {
   /** The state at 0, the ring at STATE_SLOTS. */
@@ -231,11 +255,11 @@ export class TimedBuckets implements WindowAverager {
   }
 
   windowAverage(now: number): number {
-    return linearAverage(this.store, 0, STATE_SLOTS, this.count, this.lastIndex, now);
+    return linearAverage(this.store, 0, this.store, STATE_SLOTS, this.count, this.lastIndex, now);
   }
 
   record(now: number, value: number): void {
-    this.lastIndex = recordInWindow(this.store, 0, STATE_SLOTS, this.count, this.lastIndex, now, value);
+    this.lastIndex = recordInWindow(this.store, 0, this.store, STATE_SLOTS, this.count, this.lastIndex, now, value);
   }
 
   resizeWindow(windowSeconds: number, now: number): void {
@@ -243,7 +267,9 @@ export class TimedBuckets implements WindowAverager {
     if (windowSeconds === store[WINDOW]) return;
     const count = bucketCount(windowSeconds, store[GRANULARITY]);
     const resized = newStore(STATE_SLOTS + count);
-    this.lastIndex = copyWindow(store, 0, STATE_SLOTS, this.count, this.lastIndex, resized, 0, STATE_SLOTS, windowSeconds, now);
+    this.lastIndex = copyWindow(
+      store, 0, store, STATE_SLOTS, this.count, this.lastIndex, resized, 0, resized, STATE_SLOTS, windowSeconds, now,
+    );
     this.store = resized;
     this.count = count;
   }
@@ -253,14 +279,13 @@ export class TimedBuckets implements WindowAverager {
 let prefetched = 0;
 
 /**
- * Loads store[a], store[b] and a number of every line of store[from, from +
- * length): loads that depend on nothing loaded before nor on each other, so
- * the processor has the lines fetched at once, and the reads that follow find
- * them in the cache.
+ * Loads a number of every cache line of store[from, from + length): loads that
+ * depend on nothing loaded before nor on each other, so the processor has the
+ * lines fetched at once, and the reads that follow find them in the cache.
  */
-export function prefetchLines(store: number[], a: number, b: number, from: number, length: number): void {
+export function prefetchLines(store: number[], from: number, length: number): void {
   const last = from + length - 1;
-  let sum = store[a] + store[b] + store[last];
+  let sum = store[last];
   // Eight doubles to a 64-byte line: a step of eight reaches every line.
   for (let k = from; k < last; k += 8) sum += store[k];
   prefetched = sum;

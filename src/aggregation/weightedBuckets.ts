@@ -62,17 +62,18 @@ function computeFirstWeight(weights: Float64Array, gap: number): number {
 
 /**
  * The weighted-exponential window average (Knative's
- * WeightedFloat64Buckets.WindowAverage) of the window at `state`/`ring` in
- * `store` (see timedBuckets.ts), with `weights` its size's table: the newest
- * bucket weighs most, each older one (1 − coefficient) times less. Seconds
- * without data count as zero.
+ * WeightedFloat64Buckets.WindowAverage) of the window at `state` in `states`
+ * and `ring` in `rings` (see timedBuckets.ts), with `weights` its size's
+ * table: the newest bucket weighs most, each older one (1 − coefficient) times
+ * less. Seconds without data count as zero.
  */
 export function weightedAverage(
-  store: number[], state: number, ring: number, count: number, lastIndex: number, weights: Float64Array, now: number,
+  states: number[], state: number, rings: number[], ring: number, count: number, lastIndex: number, weights: Float64Array,
+  now: number,
 ): number {
-  if (windowIsEmpty(store, state, now)) return 0;
+  if (windowIsEmpty(states, state, now)) return 0;
   // The silent buckets since the last write weigh in as zeros: the walk starts that far down the weights.
-  const gap = bucketAt(store, state, now) - lastWriteBucket(store, state);
+  const gap = bucketAt(states, state, now) - lastWriteBucket(states, state);
   const zeros = gap > 0 ? gap : 0;
   const decay = weights[count + 1];
   let multiplier = weights[zeros];
@@ -85,11 +86,11 @@ export function weightedAverage(
   const firstRun = buckets < lastIndex + 1 ? buckets : lastIndex + 1;
   let sum = 0;
   for (let at = newest, end = newest - firstRun; at > end; at--) {
-    sum += store[at] * multiplier;
+    sum += rings[at] * multiplier;
     multiplier *= decay;
   }
   for (let at = ring + count - 1, end = at - (buckets - firstRun); at > end; at--) {
-    sum += store[at] * multiplier;
+    sum += rings[at] * multiplier;
     multiplier *= decay;
   }
   return sum;
@@ -106,7 +107,7 @@ export class WeightedBuckets extends TimedBuckets {
   }
 
   override windowAverage(now: number): number {
-    return weightedAverage(this.store, 0, STATE_SLOTS, this.count, this.lastIndex, this.weights, now);
+    return weightedAverage(this.store, 0, this.store, STATE_SLOTS, this.count, this.lastIndex, this.weights, now);
   }
 
   override resizeWindow(windowSeconds: number, now: number): void {

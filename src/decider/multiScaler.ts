@@ -1,5 +1,5 @@
 import { type ResolvedRevision, resolveRevision } from '../config/revisionConfig.js';
-import { Collection } from '../metrics/collection.js';
+import { Collection, WindowStates } from '../metrics/collection.js';
 import { keyString, type RevisionKey } from '../metrics/revisionKey.js';
 import type { Stat } from '../metrics/stat.js';
 import { Decider, type ScaleResult } from './decider.js';
@@ -19,10 +19,11 @@ export class RevisionAutoscaler {
   /** The latest result of `tick`, valid or not. */
   lastResult: ScaleResult | null = null;
 
-  constructor(key: RevisionKey, resolved: ResolvedRevision, readyPods: number, now: number) {
+  /** `states`: where to keep the windows' states, shared with other revisions (see WindowStates). */
+  constructor(key: RevisionKey, resolved: ResolvedRevision, readyPods: number, now: number, states?: WindowStates) {
     this.key = key;
     this.resolved = resolved;
-    this.collection = new Collection(resolved.metric);
+    this.collection = new Collection(resolved.metric, states);
     this.decider = new Decider(resolved.decider, this.collection, readyPods, now);
     this.readyPods = readyPods;
     const tbc = resolved.decider.targetBurstCapacity;
@@ -70,6 +71,8 @@ export class MultiScaler {
    * string with another revision's key, and then shares its autoscaler.
    */
   private readonly byNamespace = new Map<string, Map<string, RevisionAutoscaler>>();
+  /** Every revision's window states, side by side: what a tick of all of them walks. */
+  private readonly windowStates: WindowStates;
 
   /**
    * `warmUp` (default true) runs the decision path on throwaway revisions
@@ -77,7 +80,8 @@ export class MultiScaler {
    * Replay turns it off: its start-up is the cost that matters there, and a
    * replay runs enough ticks to warm up by itself.
    */
-  constructor(options: { warmUp?: boolean } = {}) {
+  constructor(options: { warmUp?: boolean; windowStates?: WindowStates } = {}) {
+    this.windowStates = options.windowStates ?? new WindowStates();
     if (options.warmUp ?? true) warmUpDecisionPath();
   }
 
@@ -90,7 +94,9 @@ export class MultiScaler {
       if (readyPods !== undefined) existing.readyPods = readyPods;
       return existing;
     }
-    const created = new RevisionAutoscaler({ namespace: key.namespace, name: key.name }, resolved, readyPods ?? 0, now);
+    const created = new RevisionAutoscaler(
+      { namespace: key.namespace, name: key.name }, resolved, readyPods ?? 0, now, this.windowStates,
+    );
     this.scalers.set(k, created);
     let names = this.byNamespace.get(key.namespace);
     if (names === undefined) this.byNamespace.set(key.namespace, names = new Map());
@@ -107,6 +113,8 @@ export class MultiScaler {
     const scaler = this.scalers.get(k);
     if (scaler === undefined) return false;
     this.scalers.delete(k);
+    // Whoever still holds the autoscaler keeps its windows; their place in the table is the next revision's.
+    scaler.collection.release();
     const names = this.byNamespace.get(scaler.key.namespace);
     names?.delete(scaler.key.name);
     if (names?.size === 0) this.byNamespace.delete(scaler.key.namespace);

@@ -12,6 +12,7 @@ import { ReferenceTimedBuckets, ReferenceWeightedBuckets } from '../helpers/refe
 type Op =
   | { kind: 'record'; dt: number; value: number }
   | { kind: 'late'; back: number; value: number }
+  | { kind: 'oldest'; value: number }
   | { kind: 'resize'; dt: number; window: number };
 
 const windows = fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(6, 60, 600, 3600));
@@ -29,6 +30,8 @@ const value = fc.oneof(
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ kind: fc.constant('record' as const), dt, value }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('late' as const), back: fc.double({ min: 0, max: 80, noNaN: true }), value }) },
+  // A late stat into the oldest bucket the window holds: the one that the next second of silence drops.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('oldest' as const), value }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('resize' as const), dt, window: windows }) },
 );
 const scenario = fc.record({
@@ -58,6 +61,7 @@ function replay(
   const window = Math.max(s.window, s.granularity);
   const fast = make(window, s.granularity);
   const reference = makeReference(window, s.granularity);
+  let current = window;
   let t = s.start;
   for (const o of s.ops) {
     if (o.kind === 'record') {
@@ -68,11 +72,16 @@ function replay(
       const at = Math.max(0, t - o.back);
       fast.record(at, o.value);
       reference.record(at, o.value);
+    } else if (o.kind === 'oldest') {
+      const buckets = Math.ceil(current / s.granularity);
+      const at = Math.max(0, (Math.floor(t / s.granularity) - (buckets - 1)) * s.granularity);
+      fast.record(at, o.value);
+      reference.record(at, o.value);
     } else {
       t += o.dt;
-      const resized = Math.max(o.window, s.granularity);
-      fast.resizeWindow(resized, t);
-      reference.resizeWindow(resized, t);
+      current = Math.max(o.window, s.granularity);
+      fast.resizeWindow(current, t);
+      reference.resizeWindow(current, t);
     }
     for (const ahead of s.lookAhead) {
       const now = t + ahead;

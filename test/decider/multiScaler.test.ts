@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRevision } from '../../src/config/revisionConfig.js';
 import { MultiScaler } from '../../src/decider/multiScaler.js';
+import { REVISION_STATE_SLOTS, WindowStates } from '../../src/metrics/collection.js';
 import { stat } from '../helpers/engine.js';
 
 const key = { namespace: 'ns', name: 'rev' };
@@ -58,6 +59,41 @@ describe('MultiScaler', () => {
     m.upsert(key, resolveRevision({}), 0);
     expect(m.delete(key)).toBe(true);
     expect(m.get(key)).toBeUndefined();
+  });
+
+  it('a deleted revision\'s windows stay its own when a new revision takes their place in the shared table', () => {
+    const m = new MultiScaler();
+    const spec = resolveRevision({ annotations: { [A('window')]: '6s' } });
+    const gone = m.upsert(key, spec, 0, 1);
+    const beside = m.upsert({ namespace: 'ns', name: 'beside' }, spec, 0, 1);
+    for (let t = 0; t < 4; t++) {
+      m.record(key, t, stat(140));
+      m.record({ namespace: 'ns', name: 'beside' }, t, stat(70));
+    }
+    expect(m.delete(key)).toBe(true);
+    const next = m.upsert({ namespace: 'ns', name: 'next' }, spec, 3, 1);
+    // The newcomer starts empty; the deleted one, which somebody holds, keeps its data and still takes stats.
+    expect(next.collection.stableAndPanicConcurrency(3)).toEqual({ ok: false, reason: 'no-data' });
+    expect(gone.collection.stableAndPanicConcurrency(3)).toEqual({ ok: true, stable: 140, panic: 140 });
+    m.record({ namespace: 'ns', name: 'next' }, 4, stat(7));
+    gone.record(4, stat(280));
+    expect(gone.collection.stableAndPanicConcurrency(4)).toEqual({ ok: true, stable: 168, panic: 280 });
+    expect(next.collection.stableAndPanicConcurrency(4)).toEqual({ ok: true, stable: 7, panic: 7 });
+    expect(beside.collection.stableAndPanicConcurrency(3)).toEqual({ ok: true, stable: 70, panic: 70 });
+  });
+
+  it('revisions that come and go reuse their places in the window-state table: it grows with the revisions alive, not with those ever seen', () => {
+    const states = new WindowStates();
+    const m = new MultiScaler({ warmUp: false, windowStates: states });
+    m.upsert({ namespace: 'ns', name: 'stays' }, resolveRevision({}), 0, 1);
+    for (let i = 0; i < 100; i++) {
+      const k = { namespace: 'ns', name: `brief-${i}` };
+      m.upsert(k, resolveRevision({}), i, 1);
+      m.record(k, i, stat(5));
+      m.delete(k);
+    }
+    expect(states.taken).toBe(1);
+    expect(states.table.length).toBe(2 * REVISION_STATE_SLOTS);
   });
 
   it('finds a revision by namespace and name: the same name in another namespace is another revision', () => {

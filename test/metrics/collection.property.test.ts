@@ -1,20 +1,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MetricSpec } from '../../src/config/resolve.js';
-import { Collection, type WindowValues } from '../../src/metrics/collection.js';
+import { Collection, type WindowValues, WindowStates } from '../../src/metrics/collection.js';
 import type { Stat } from '../../src/metrics/stat.js';
 import { ReferenceTimedBuckets, ReferenceWeightedBuckets } from '../helpers/referenceBuckets.js';
 
 /**
- * A Collection keeps its four windows in one store, their states side by side
- * and their rings after them, and re-lays the store out when a window changes
- * size. Each window must still behave exactly as a window of its own: the
- * straightforward port of Knative's, four of them, fed the same stats.
+ * A Collection keeps its four windows' states in a place of a table that other
+ * revisions share, and its rings in one store, which it re-lays out when a
+ * window changes size; it gives its place back when its revision goes, and a
+ * new revision takes it. Each window must still behave exactly as a window of
+ * its own: the straightforward port of Knative's, four of them, fed the same
+ * stats, and never move another revision's windows.
  */
 type Op =
   | { kind: 'stat'; dt: number; stat: Stat }
   | { kind: 'late'; back: number; stat: Stat }
-  | { kind: 'update'; dt: number; stable: number; panicShare: number };
+  | { kind: 'oldest'; panic: boolean; stat: Stat }
+  | { kind: 'update'; dt: number; stable: number; panicShare: number }
+  | { kind: 'release' };
 
 const value = fc.oneof(fc.integer({ min: 0, max: 500 }), fc.double({ min: 0, max: 1e5, noNaN: true }), fc.constant(0));
 const stat: fc.Arbitrary<Stat> = fc.record({
@@ -33,6 +37,10 @@ const stableWindow = fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(6
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ kind: fc.constant('stat' as const), dt, stat }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('late' as const), back: fc.double({ min: 0, max: 80, noNaN: true }), stat }) },
+  // A late stat into the oldest bucket a window holds: the one that the next second of silence drops.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('oldest' as const), panic: fc.boolean(), stat }) },
+  // The revision leaves its MultiScaler (somebody still holds it) and a new one takes its place.
+  { weight: 1, arbitrary: fc.constant({ kind: 'release' as const }) },
   // The same windows half the time: an update that changes nothing must keep every bit.
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('update' as const), dt, stable: fc.oneof(fc.constant(0), stableWindow), panicShare: fc.constantFrom(0, 0.1, 0.5, 1) }) },
 );
@@ -95,12 +103,20 @@ function same(got: WindowValues, want: WindowValues): boolean {
   return Object.is(got.stable, want.stable) && Object.is(got.panic, want.panic);
 }
 
-describe('a Collection\'s windows in one store', () => {
-  it('read exactly as four windows of their own, through stats, late stats and window changes', () => {
+/** The load of the revisions beside the one under test: a stat every time it gets one. */
+const NEIGHBOUR_STAT: Stat = {
+  podName: 'n', averageConcurrentRequests: 3.25, averageProxiedConcurrentRequests: 0, requestCount: 11, proxiedRequestCount: 0, processUptime: 0,
+};
+
+describe('a Collection\'s windows in a shared table and a store of rings', () => {
+  it('read exactly as four windows of their own, through stats, late stats, window changes and a place handed on', () => {
     fc.assert(fc.property(scenario, (s) => {
       const first = spec(s.weighted, s.scraped, s.stable, s.panicShare);
-      const collection = new Collection(first);
+      const states = new WindowStates();
+      const collection = new Collection(first, states);
       const reference = new ReferenceCollection(first);
+      // The revisions beside it in the table: one from the start, one that takes its place when it goes.
+      const others = [{ collection: new Collection(first, states), reference: new ReferenceCollection(first) }];
       let current = first;
       let t = s.start;
       for (const o of s.ops) {
@@ -112,6 +128,15 @@ describe('a Collection\'s windows in one store', () => {
           const at = Math.max(0, t - o.back);
           collection.record(at, o.stat);
           reference.record(at, o.stat);
+        } else if (o.kind === 'oldest') {
+          const window = o.panic ? current.panicWindowSeconds : current.stableWindowSeconds;
+          const at = Math.max(0, Math.floor(t) - (window - 1));
+          collection.record(at, o.stat);
+          reference.record(at, o.stat);
+        } else if (o.kind === 'release') {
+          collection.release();
+          if (others.length === 1) others.push({ collection: new Collection(first, states), reference: new ReferenceCollection(first) });
+          expect(states.taken).toBe(2);
         } else {
           t += o.dt;
           current = o.stable === 0 ? current : spec(s.weighted, s.scraped, o.stable, o.panicShare);
@@ -119,13 +144,19 @@ describe('a Collection\'s windows in one store', () => {
           reference.update(current, t);
           expect(collection.metricSpec).toBe(current);
         }
+        for (const other of others) {
+          other.collection.record(t, NEIGHBOUR_STAT);
+          other.reference.record(t, NEIGHBOUR_STAT);
+        }
         for (const ahead of s.lookAhead) {
           const now = t + ahead;
-          for (const [got, want] of [
-            [collection.stableAndPanicConcurrency(now), reference.values(now, false)],
-            [collection.stableAndPanicRps(now), reference.values(now, true)],
-          ]) {
-            if (!same(got, want)) throw new Error(`at ${now}: ${JSON.stringify(got)}, four windows of their own give ${JSON.stringify(want)}`);
+          for (const [who, c, r] of [['it', collection, reference] as const, ...others.map((x, i) => [`other ${i}`, x.collection, x.reference] as const)]) {
+            for (const [got, want] of [
+              [c.stableAndPanicConcurrency(now), r.values(now, false)],
+              [c.stableAndPanicRps(now), r.values(now, true)],
+            ]) {
+              if (!same(got, want)) throw new Error(`${who} at ${now}: ${JSON.stringify(got)}, four windows of their own give ${JSON.stringify(want)}`);
+            }
           }
         }
       }
