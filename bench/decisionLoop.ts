@@ -9,7 +9,7 @@
  * `node dist/bench/decisionLoop.js linear|weighted [ticks-before-steady] [revisions]`
  * (fewer revisions than 10,000 show what the caches are worth: see the README).
  */
-import { resolveRevision } from '../src/config/revisionConfig.js';
+import { type ResolvedRevision, resolveRevision } from '../src/config/revisionConfig.js';
 import { MultiScaler, type RevisionAutoscaler } from '../src/decider/multiScaler.js';
 import type { RevisionKey } from '../src/metrics/revisionKey.js';
 import type { Stat } from '../src/metrics/stat.js';
@@ -56,6 +56,21 @@ export function statAt(i: number, t: number): Stat {
   };
 }
 
+/**
+ * The revisions' kinds, a mix as in a cluster: a third on rps, a sixth with a
+ * scale-down delay; revision i is of kind i % 6. `resolve` is the build's own
+ * (bench/pairedDecisionLoop.ts passes another build's).
+ */
+export function revisionVariants(algorithm: 'linear' | 'weighted', resolve = resolveRevision): ResolvedRevision[] {
+  return [0, 1, 2, 3, 4, 5].map((v) => resolve({
+    annotations: {
+      ...(algorithm === 'weighted' ? { 'autoscaling.knative.dev/metric-aggregation-algorithm': 'weighted-exponential' } : {}),
+      ...(v % 3 === 0 ? { 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/target': '100' } : {}),
+      ...(v === 5 ? { 'autoscaling.knative.dev/scale-down-delay': '30s' } : {}),
+    },
+  }));
+}
+
 function cpuMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -67,14 +82,7 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000, r
   const warmUpCpuMs = (cpuMicros() - c0) / 1000;
   const keys: RevisionKey[] = [];
   const list: RevisionAutoscaler[] = [];
-  // A mix as in a cluster: a third on rps, a fifth with a scale-down delay.
-  const variants = [0, 1, 2, 3, 4, 5].map((v) => resolveRevision({
-    annotations: {
-      ...(algorithm === 'weighted' ? { 'autoscaling.knative.dev/metric-aggregation-algorithm': 'weighted-exponential' } : {}),
-      ...(v % 3 === 0 ? { 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/target': '100' } : {}),
-      ...(v === 5 ? { 'autoscaling.knative.dev/scale-down-delay': '30s' } : {}),
-    },
-  }));
+  const variants = revisionVariants(algorithm);
   for (let i = 0; i < revisions; i++) {
     const key = { namespace: 'bench', name: `rev-${i}` };
     keys.push(key);

@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { resolveRevision } from '../src/config/revisionConfig.js';
 import { MultiScaler } from '../src/decider/multiScaler.js';
 import type { RevisionKey } from '../src/metrics/revisionKey.js';
-import { REVISIONS, START, statAt } from './decisionLoop.js';
+import { REVISIONS, revisionVariants, START, statAt } from './decisionLoop.js';
 
 const WARM_SECONDS = 60;
 const FIRST_TICKS = 10;
@@ -47,13 +47,7 @@ const valueWords = new Uint32Array(valueBits.buffer);
 
 function side(build: Build, algorithm: 'linear' | 'weighted'): Side {
   const scalers = new build.MultiScaler();
-  const variants = [0, 1, 2, 3, 4, 5].map((v) => build.resolveRevision({
-    annotations: {
-      ...(algorithm === 'weighted' ? { 'autoscaling.knative.dev/metric-aggregation-algorithm': 'weighted-exponential' } : {}),
-      ...(v % 3 === 0 ? { 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/target': '100' } : {}),
-      ...(v === 5 ? { 'autoscaling.knative.dev/scale-down-delay': '30s' } : {}),
-    },
-  }));
+  const variants = revisionVariants(algorithm, build.resolveRevision);
   const keys: RevisionKey[] = [];
   const list: ReturnType<MultiScaler['upsert']>[] = [];
   for (let i = 0; i < REVISIONS; i++) {
