@@ -174,8 +174,13 @@ export function recordInWindow(
   // The bucket after the last write is another after a new last write, and a
   // late stat may have written it. A stat into the last write's bucket leaves
   // it as it was (but in a ring of one bucket, where no average reads it).
-  if (lastWrite !== bucket) states[state + OLDEST] = rings[ring + (next + 1 === count ? 0 : next + 1)];
+  if (lastWrite !== bucket) keepOldest(states, state, rings, ring, count, next);
   return next;
+}
+
+/** Keeps in the state the bucket after `lastIndex`: the oldest in the window, that a second of silence drops. */
+function keepOldest(states: number[], state: number, rings: number[], ring: number, count: number, lastIndex: number): void {
+  states[state + OLDEST] = rings[ring + (lastIndex + 1 === count ? 0 : lastIndex + 1)];
 }
 
 /**
@@ -218,7 +223,7 @@ export function copyWindow(
   toStates[toState + LAST_WRITE] = lastWrite;
   toStates[toState + WINDOW_TOTAL] = total;
   const last = ringIndex(lastWrite, count);
-  toStates[toState + OLDEST] = toRings[toRing + (last + 1 === count ? 0 : last + 1)];
+  keepOldest(toStates, toState, toRings, toRing, count, last);
   return last;
 }
 

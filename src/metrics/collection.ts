@@ -83,6 +83,7 @@ export class Collection {
   private readonly weighted: boolean;
   /** Where the windows' states are: a place in a table, shared or the Collection's own. */
   private states: WindowStates;
+  /** `states.table`, in a field of its own: every record and tick reads it, one object fewer to reach. */
   private table: number[];
   private base: number;
   /** The rings: concurrency's stable and panic, then RPS's stable and panic. */
