@@ -9,7 +9,7 @@
  * `node dist/bench/decisionLoop.js linear|weighted [ticks-before-steady] [revisions]`
  * (fewer revisions than 10,000 show what the caches are worth: see the README).
  */
-import { type ResolvedRevision, resolveRevision } from '../src/config/revisionConfig.js';
+import { resolveRevision } from '../src/config/revisionConfig.js';
 import { MultiScaler, type RevisionAutoscaler } from '../src/decider/multiScaler.js';
 import type { RevisionKey } from '../src/metrics/revisionKey.js';
 import type { Stat } from '../src/metrics/stat.js';
@@ -56,22 +56,54 @@ export function statAt(i: number, t: number): Stat {
   };
 }
 
+/** The loop's revisions and their stats (this loop's, and each build's in bench/pairedDecisionLoop.ts). */
+export interface LoopRevisions {
+  readonly list: RevisionAutoscaler[];
+  /** The time of the next second of stats: a tick decides at it. */
+  now(): number;
+  /** Records a second of stats, one per revision, and moves time on. */
+  second(): void;
+}
+
 /**
- * The revisions' kinds, a mix as in a cluster: a third on rps, a sixth with a
- * scale-down delay; revision i is of kind i % 6. `resolve` is the build's own
+ * Creates `revisions` revisions in `scalers` and records their first 60 s of
+ * stats. Revision i is of kind i % 6, a mix as in a cluster: a third on rps, a
+ * sixth with a scale-down delay. `resolve` is the build's own
  * (bench/pairedDecisionLoop.ts passes another build's).
  */
-export function revisionVariants(algorithm: 'linear' | 'weighted', resolve = resolveRevision): ResolvedRevision[] {
-  return [0, 1, 2, 3, 4, 5].map((v) => resolve({
+export function loopRevisions(
+  scalers: MultiScaler, algorithm: 'linear' | 'weighted', revisions = REVISIONS, resolve = resolveRevision,
+): LoopRevisions {
+  const variants = [0, 1, 2, 3, 4, 5].map((v) => resolve({
     annotations: {
       ...(algorithm === 'weighted' ? { 'autoscaling.knative.dev/metric-aggregation-algorithm': 'weighted-exponential' } : {}),
       ...(v % 3 === 0 ? { 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/target': '100' } : {}),
       ...(v === 5 ? { 'autoscaling.knative.dev/scale-down-delay': '30s' } : {}),
     },
   }));
+  const keys: RevisionKey[] = [];
+  const list: RevisionAutoscaler[] = [];
+  for (let i = 0; i < revisions; i++) {
+    const key = { namespace: 'bench', name: `rev-${i}` };
+    keys.push(key);
+    list.push(scalers.upsert(key, variants[i % variants.length], START, 1));
+  }
+  let t = 0;
+  const loop: LoopRevisions = {
+    list,
+    now: () => START + t,
+    second: () => {
+      const now = START + t;
+      for (let i = 0; i < revisions; i++) scalers.record(keys[i], now, statAt(i, t));
+      t++;
+    },
+  };
+  for (let s = 0; s < WARM_SECONDS; s++) loop.second();
+  return loop;
 }
 
-function cpuMicros(): number {
+/** CPU microseconds of this process (user + system, every thread). */
+export function cpuMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
 }
@@ -80,27 +112,13 @@ export function runLoop(algorithm: 'linear' | 'weighted', steadyAfter = 1_000, r
   const c0 = cpuMicros();
   const scalers = new MultiScaler();
   const warmUpCpuMs = (cpuMicros() - c0) / 1000;
-  const keys: RevisionKey[] = [];
-  const list: RevisionAutoscaler[] = [];
-  const variants = revisionVariants(algorithm);
-  for (let i = 0; i < revisions; i++) {
-    const key = { namespace: 'bench', name: `rev-${i}` };
-    keys.push(key);
-    list.push(scalers.upsert(key, variants[i % variants.length], START, 1));
-  }
-  let t = 0;
-  const second = (): void => {
-    const now = START + t;
-    for (let i = 0; i < revisions; i++) scalers.record(keys[i], now, statAt(i, t));
-    t++;
-  };
-  for (let s = 0; s < WARM_SECONDS; s++) second();
+  const { list, now: nextSecond, second } = loopRevisions(scalers, algorithm, revisions);
 
   let valid = 0;
   let decisions = 0;
   /** One tick of every revision; ready pods follow the decision, as if pods started at once. */
   const tick = (): void => {
-    const now = START + t;
+    const now = nextSecond();
     for (let i = 0; i < revisions; i++) {
       const scaler = list[i];
       const result = scaler.tick(now);

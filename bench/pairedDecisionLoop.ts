@@ -17,10 +17,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { resolveRevision } from '../src/config/revisionConfig.js';
 import { MultiScaler } from '../src/decider/multiScaler.js';
-import type { RevisionKey } from '../src/metrics/revisionKey.js';
-import { REVISIONS, revisionVariants, START, statAt } from './decisionLoop.js';
+import { cpuMicros, loopRevisions, REVISIONS } from './decisionLoop.js';
 
-const WARM_SECONDS = 60;
 const FIRST_TICKS = 10;
 
 /** What the loop needs of a build: the same names in both. */
@@ -46,23 +44,11 @@ const valueBits = new Float64Array(2);
 const valueWords = new Uint32Array(valueBits.buffer);
 
 function side(build: Build, algorithm: 'linear' | 'weighted'): Side {
-  const scalers = new build.MultiScaler();
-  const variants = revisionVariants(algorithm, build.resolveRevision);
-  const keys: RevisionKey[] = [];
-  const list: ReturnType<MultiScaler['upsert']>[] = [];
-  for (let i = 0; i < REVISIONS; i++) {
-    keys.push({ namespace: 'bench', name: `rev-${i}` });
-    list.push(scalers.upsert(keys[i], variants[i % variants.length], START, 1));
-  }
-  let t = 0;
+  const { list, now: nextSecond, second } = loopRevisions(new build.MultiScaler(), algorithm, REVISIONS, build.resolveRevision);
   return {
-    second() {
-      const now = START + t;
-      for (let i = 0; i < REVISIONS; i++) scalers.record(keys[i], now, statAt(i, t));
-      t++;
-    },
+    second,
     tick() {
-      const now = START + t;
+      const now = nextSecond();
       let sum = 0;
       for (let i = 0; i < REVISIONS; i++) {
         const result = list[i].tick(now);
@@ -79,11 +65,6 @@ function side(build: Build, algorithm: 'linear' | 'weighted'): Side {
   };
 }
 
-function cpuMicros(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[sorted.length >> 1];
@@ -98,7 +79,6 @@ export async function runPaired(
     resolveRevision: (await load('dist/src/config/revisionConfig.js')).resolveRevision as typeof resolveRevision,
   };
   const sides = [side({ MultiScaler, resolveRevision }, algorithm), side(other, algorithm)];
-  for (const s of sides) for (let k = 0; k < WARM_SECONDS; k++) s.second();
   let ticked = 0;
   const phase = (ticks: number): PhaseResult => {
     const cpu = [[] as number[], [] as number[]];
