@@ -49,7 +49,7 @@ const CHILD_LIMIT_MS = 300_000;
 const MODE = { upstream: 'activator-upstream', openLoop: 'activator-open-loop', holders: 'activator-holders' } as const;
 
 const self = fileURLToPath(import.meta.url);
-const mainJs = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const mainJs = fileURLToPath(new URL('../kpa/main.js', import.meta.url));
 
 // ---------------------------------------------------------------- children
 

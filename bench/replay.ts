@@ -3,7 +3,8 @@
  * spawn to exit (wall), with its CPU time and peak RSS, on the one-day and the
  * fleet recordings (bench/recordings.ts, written to a temp dir first); and the
  * start-up of `kpa replay` of a one-line file, `kpa --help` and
- * `kpa --version`, beside `node -e 0`, the floor no Node program goes under.
+ * `kpa --version`, beside `node -e 0`, the floor no Node program goes under,
+ * and beside the unbundled build of the same CLI.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,9 @@ import { type BenchResult, medianOf } from './harness.js';
 import { type ProcessRun, timed } from './procs.js';
 import { writeFleet, writeOneDay } from './recordings.js';
 
-const KPA = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const KPA = fileURLToPath(new URL('../kpa/main.js', import.meta.url));
+// tsc's one file per module, which the bundle above is built from: the start-up a bundle saves.
+const UNBUNDLED = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const MIB = 1024 * 1024;
 
 async function runs(n: number, args: string[], env?: NodeJS.ProcessEnv, withUsage?: boolean): Promise<ProcessRun[]> {
@@ -52,9 +55,19 @@ export async function run(): Promise<BenchResult[]> {
       const all = await runs(15, args, env, false);
       return { name, ...medianOf(all.map((r) => r.wallSeconds)), unit: 's', goal, reference, lowerIsBetter: true };
     };
+    // The bundle and tsc's output taken in turn, so that both see the same moments of a shared machine.
+    const bundled: ProcessRun[] = [];
+    const unbundled: ProcessRun[] = [];
+    for (let i = 0; i < 15; i++) {
+      bundled.push(await timed([KPA, 'replay', one], undefined, false));
+      unbundled.push(await timed([UNBUNDLED, 'replay', one], undefined, false));
+    }
+    const wallOf = (all: ProcessRun[]) => medianOf(all.map((r) => r.wallSeconds));
     results.push(
       await startup('start-up: node -e 0 (no kpa code)', ['-e', '0']),
-      await startup('start-up: replay of a one-line file', [KPA, 'replay', one], undefined, 0.15, 0.015),
+      { name: 'start-up: replay of a one-line file', ...wallOf(bundled), unit: 's', goal: 0.15, reference: 0.015, lowerIsBetter: true },
+      { name: 'start-up: replay of a one-line file, unbundled (dist/src), in turn with the above', ...wallOf(unbundled), unit: 's', lowerIsBetter: true },
+      { name: 'start-up: unbundled over bundled, run by run', ...medianOf(unbundled.map((r, i) => r.wallSeconds / bundled[i].wallSeconds)), unit: '×' },
       await startup('start-up: kpa --help', [KPA, '--help'], undefined, 0.15),
       await startup('start-up: kpa --version', [KPA, '--version'], undefined, 0.15),
     );

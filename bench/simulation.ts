@@ -7,7 +7,7 @@ import { parseScenario } from '../src/sim/scenario.js';
 import { type BenchResult, medianOf } from './harness.js';
 import { timed } from './procs.js';
 
-const KPA = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const KPA = fileURLToPath(new URL('../kpa/main.js', import.meta.url));
 
 const DIURNAL = `
 name: bench-diurnal

@@ -119,8 +119,8 @@ describe('kpa replay', () => {
     expect(await runCli(['--verison'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^kpa: unknown option "--verison" \(did you mean "--version"\?\)\n/) });
   });
 
-  it.skipIf(!existsSync('dist/src/cli/main.js'))('the built kpa binary replays standard input', () => {
-    const result = spawnSync(process.execPath, ['dist/src/cli/main.js', 'replay', '-'], { input: `${good.join('\n')}\n`, encoding: 'utf8' });
+  it.skipIf(!existsSync('dist/kpa/main.js'))('the built kpa binary replays standard input', () => {
+    const result = spawnSync(process.execPath, ['dist/kpa/main.js', 'replay', '-'], { input: `${good.join('\n')}\n`, encoding: 'utf8' });
     expect(result.status).toBe(0);
     expect(result.stdout.trim().split('\n')).toHaveLength(2);
   });

@@ -10,7 +10,8 @@ import { tempDir } from '../helpers/tempDir.js';
  * What each command loads decides how fast it starts: `kpa replay` and
  * `kpa --help` must not load the Kubernetes client, the HTTP server or the
  * websocket library (each a second or more of start-up and tens of MB).
- * The built CLI runs with a module hook that logs every module it resolves.
+ * The built CLI (the bundle in dist/kpa, one chunk per command) runs with a
+ * module hook that logs every module it resolves.
  */
 function modulesLoaded(args: string[], input = ''): { status: number | null; stdout: string; modules: string[] } {
   const dir = tempDir('startup');
@@ -25,7 +26,7 @@ export async function resolve(specifier, context, next) {
   writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';
 register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});
 `);
-  const result = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, 'dist/src/cli/main.js', ...args], { input, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, 'dist/kpa/main.js', ...args], { input, encoding: 'utf8' });
   const modules = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
   return { status: result.status, stdout: result.stdout, modules };
 }
@@ -33,14 +34,16 @@ register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});
 const HEAVY = ['@kubernetes/client-node/', 'fastify/', 'ws/', 'pino/', 'prom-client/', 'undici/', 'yaml/', 'mathjs/'];
 const heavyIn = (modules: string[]) => HEAVY.filter((name) => modules.some((url) => url.includes(`/node_modules/${name}`)));
 
-describe.skipIf(!existsSync('dist/src/cli/main.js'))('what the built kpa loads at start-up', () => {
+describe.skipIf(!existsSync('dist/kpa/main.js'))('what the built kpa loads at start-up', () => {
   it('replay loads the engine and nothing from node_modules (no Kubernetes client, no fastify, no ws)', () => {
     const rec = '{"type":"revision","t":1,"namespace":"a","name":"b","ready":1}\n{"type":"tick","t":2,"namespace":"a","name":"b"}\n';
     const { status, stdout, modules } = modulesLoaded(['replay', '-'], rec);
     expect(status).toBe(0);
     expect(stdout).toBe('{"t":2,"namespace":"a","name":"b","valid":false}\n');
-    // The hook saw the engine being loaded, so an empty list below means something.
-    expect(modules.some((url) => url.endsWith('/dist/src/decider/decider.js'))).toBe(true);
+    // The hook saw the replay command's chunk being loaded, so an empty list below means something.
+    expect(modules.some((url) => /\/dist\/kpa\/replayCommand-[\w-]+\.js$/.test(url))).toBe(true);
+    // Everything kpa loads is the bundle's: not tsc's one file per module beside it.
+    expect(modules.filter((url) => url.startsWith('file:') && !url.includes('/dist/kpa/'))).toEqual([]);
     expect(heavyIn(modules)).toEqual([]);
     expect(modules.filter((url) => url.includes('/node_modules/'))).toEqual([]);
   });
@@ -49,8 +52,8 @@ describe.skipIf(!existsSync('dist/src/cli/main.js'))('what the built kpa loads a
     for (const flag of ['--help', '--version']) {
       const { status, modules } = modulesLoaded([flag]);
       expect(status).toBe(0);
-      expect(modules.some((url) => url.endsWith('/dist/src/cli/cli.js'))).toBe(true);
-      expect(modules.filter((url) => /Command\.js$/.test(url) || url.includes('/node_modules/'))).toEqual([]);
+      expect(modules.some((url) => url.endsWith('/dist/kpa/main.js'))).toBe(true);
+      expect(modules.filter((url) => /Command(-[\w-]+)?\.js$/.test(url) || url.includes('/node_modules/'))).toEqual([]);
     }
   });
 

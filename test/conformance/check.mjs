@@ -2,7 +2,7 @@
 // Replays conformance recordings through a command and compares its decisions
 // with the expected ones (produced by Knative Serving's own autoscaler code).
 //
-// usage: node check.mjs [DIR ...] [--cmd "node dist/src/cli/main.js replay"]
+// usage: node check.mjs [DIR ...] [--cmd "node dist/kpa/main.js replay"]
 //   DIR defaults to ./public beside this script. For every NAME.jsonl in DIR the
 //   command runs (from the current directory) with the file's path as its last
 //   argument; its stdout must match NAME.expected.jsonl and its exit status
@@ -22,7 +22,7 @@ const DECISION = ['desiredPodCount', 'excessBurstCapacity', 'panic'];
 const CLOSE = ['stableValue', 'panicValue'];
 
 function parseArgs(argv) {
-  let cmd = 'node dist/src/cli/main.js replay';
+  let cmd = 'node dist/kpa/main.js replay';
   const dirs = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--cmd') cmd = argv[++i];

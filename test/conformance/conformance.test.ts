@@ -21,8 +21,8 @@ describe('conformance recordings (expected output from Knative Serving’s own c
   }, 130_000);
 
   it('the built kpa is executable as npm links it, so `npx kpa` works in a fresh clone', async () => {
-    expect(statSync('dist/src/cli/main.js').mode & 0o111).toBe(0o111);
-    const { stdout } = await run('dist/src/cli/main.js', ['--version']);
+    expect(statSync('dist/kpa/main.js').mode & 0o111).toBe(0o111);
+    const { stdout } = await run('dist/kpa/main.js', ['--version']);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 });

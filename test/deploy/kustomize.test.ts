@@ -133,7 +133,7 @@ describe('deploy/Dockerfile and .dockerignore', () => {
 
   it('puts only the CLI, its runtime dependencies and the license into the image', () => {
     const copied = [...final.matchAll(/^COPY (?:--from=\w+ )?(.+) \S+$/gm)].map((m) => m[1].split(' ')).flat();
-    expect(copied.sort()).toEqual(['/app/dist/src', '/app/node_modules', 'LICENSE', 'package.json'].sort());
+    expect(copied.sort()).toEqual(['/app/dist/kpa', '/app/node_modules', 'LICENSE', 'package.json'].sort());
     expect(dockerfile).toContain('npm prune --omit=dev');
     expect(final).toMatch(/^USER 65532:65532$/m);
   });

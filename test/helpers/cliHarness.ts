@@ -33,7 +33,7 @@ export interface KpaProcess {
 
 export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<KpaProcess> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env, stdio: 'pipe' });
+  const child = spawn(process.execPath, ['dist/kpa/main.js', ...args], { env, stdio: 'pipe' });
   let stderr = '';
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -66,7 +66,7 @@ describe('kpa sweep', () => {
 
   it('the built CLI runs the grid in worker threads and draws the Pareto fronts', () => {
     const out = join(dir, 'out');
-    const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'sweep', file, '--param', 'config.stable-window=6s,30s', '--param', 'annotations.autoscaling.knative.dev/target=5,10', '--workers', '2', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['dist/kpa/main.js', 'sweep', file, '--param', 'config.stable-window=6s,30s', '--param', 'annotations.autoscaling.knative.dev/target=5,10', '--workers', '2', '--out', out], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/4\/4 runs done/);
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');

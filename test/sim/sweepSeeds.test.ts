@@ -42,7 +42,7 @@ describe('sweeps over seeds', () => {
 
   it('the built CLI: --seeds in worker threads, intervals in results.csv, error bars on the charts', () => {
     const out = join(dir, 'out');
-    const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'sweep', file, '--param', 'config.stable-window=6s,60s', '--seeds', '3', '--workers', '2', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['dist/kpa/main.js', 'sweep', file, '--param', 'config.stable-window=6s,60s', '--seeds', '3', '--workers', '2', '--out', out], { encoding: 'utf8' });
     expect(r.stderr).toMatch(/6\/6 runs done/);
     expect(r.status).toBe(0);
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
