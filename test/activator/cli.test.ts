@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type App, send, startApp } from '../helpers/activatorHarness.js';
-import { spawnKpa } from '../helpers/cliHarness.js';
+import { KPA_BIN, spawnKpa } from '../helpers/cliHarness.js';
 import { tempDir } from '../helpers/tempDir.js';
 import { until } from '../helpers/wait.js';
 
@@ -29,7 +29,7 @@ const NO_CLUSTER: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: '', KUBERNET
 
 /** The built `kpa activator`, started as a user would, once it logs its ports. */
 async function spawnActivator(args: string[], env: NodeJS.ProcessEnv = NO_CLUSTER): Promise<ActivatorProcess> {
-  const child = spawn(process.execPath, ['dist/kpa/main.js', 'activator', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...args], { env, stdio: 'pipe' });
+  const child = spawn(process.execPath, [KPA_BIN, 'activator', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...args], { env, stdio: 'pipe' });
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -57,7 +57,7 @@ async function spawnActivator(args: string[], env: NodeJS.ProcessEnv = NO_CLUSTE
 /** Runs the CLI to its end (for usage errors). */
 function runToEnd(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/kpa/main.js', 'activator', ...args], { env: NO_CLUSTER });
+    const child = spawn(process.execPath, [KPA_BIN, 'activator', ...args], { env: NO_CLUSTER });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => resolve({ code, stderr }));

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cliHarness.js';
+import { KPA_BIN, runCli } from '../helpers/cliHarness.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const REV = '{"type":"revision","t":100,"namespace":"ns","name":"r","config":{"stable-window":"6s"},"ready":1}';
@@ -119,8 +119,8 @@ describe('kpa replay', () => {
     expect(await runCli(['--verison'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^kpa: unknown option "--verison" \(did you mean "--version"\?\)\n/) });
   });
 
-  it.skipIf(!existsSync('dist/kpa/main.js'))('the built kpa binary replays standard input', () => {
-    const result = spawnSync(process.execPath, ['dist/kpa/main.js', 'replay', '-'], { input: `${good.join('\n')}\n`, encoding: 'utf8' });
+  it.skipIf(!existsSync(KPA_BIN))('the built kpa binary replays standard input', () => {
+    const result = spawnSync(process.execPath, [KPA_BIN, 'replay', '-'], { input: `${good.join('\n')}\n`, encoding: 'utf8' });
     expect(result.status).toBe(0);
     expect(result.stdout.trim().split('\n')).toHaveLength(2);
   });

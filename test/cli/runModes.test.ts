@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RUN_FLAG_MODES, type RunMode } from '../../src/cli/runCommand.js';
-import { runCli, spawnKpa } from '../helpers/cliHarness.js';
+import { KPA_BIN, runCli, spawnKpa } from '../helpers/cliHarness.js';
 import { tempDir } from '../helpers/tempDir.js';
 import { FakeApiServer } from '../k8s/apiServer.js';
 import { configAutoscaler } from '../k8s/cluster.js';
@@ -133,7 +133,7 @@ describe('a port another process holds: the same message and exit 2 in every mod
     const routes = join(tempDir('routes'), 'routes.yaml');
     writeFileSync(routes, '- {host: a.example.com, namespace: default, name: a, endpoints: ["http://127.0.0.1:1"]}\n');
     const { spawnSync } = await import('node:child_process');
-    const result = spawnSync(process.execPath, ['dist/kpa/main.js', 'activator', '--routes', routes, '--host', '127.0.0.1', '--port', String(port), '--admin-port', '0'], { encoding: 'utf8', env: bareEnv() });
+    const result = spawnSync(process.execPath, [KPA_BIN, 'activator', '--routes', routes, '--host', '127.0.0.1', '--port', String(port), '--admin-port', '0'], { encoding: 'utf8', env: bareEnv() });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(`kpa activator: port ${port} on 127.0.0.1 (--port) is in use by another process; pick another with --port N (0 = any free port)\n`);
   });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cliHarness.js';
+import { KPA_BIN, runCli } from '../helpers/cliHarness.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 /**
@@ -26,7 +26,7 @@ export async function resolve(specifier, context, next) {
   writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';
 register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});
 `);
-  const result = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, 'dist/kpa/main.js', ...args], { input, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, KPA_BIN, ...args], { input, encoding: 'utf8' });
   const modules = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
   return { status: result.status, stdout: result.stdout, modules };
 }
@@ -34,7 +34,7 @@ register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});
 const HEAVY = ['@kubernetes/client-node/', 'fastify/', 'ws/', 'pino/', 'prom-client/', 'undici/', 'yaml/', 'mathjs/'];
 const heavyIn = (modules: string[]) => HEAVY.filter((name) => modules.some((url) => url.includes(`/node_modules/${name}`)));
 
-describe.skipIf(!existsSync('dist/kpa/main.js'))('what the built kpa loads at start-up', () => {
+describe.skipIf(!existsSync(KPA_BIN))('what the built kpa loads at start-up', () => {
   it('replay loads the engine and nothing from node_modules (no Kubernetes client, no fastify, no ws)', () => {
     const rec = '{"type":"revision","t":1,"namespace":"a","name":"b","ready":1}\n{"type":"tick","t":2,"namespace":"a","name":"b"}\n';
     const { status, stdout, modules } = modulesLoaded(['replay', '-'], rec);
@@ -52,7 +52,7 @@ describe.skipIf(!existsSync('dist/kpa/main.js'))('what the built kpa loads at st
     for (const flag of ['--help', '--version']) {
       const { status, modules } = modulesLoaded([flag]);
       expect(status).toBe(0);
-      expect(modules.some((url) => url.endsWith('/dist/kpa/main.js'))).toBe(true);
+      expect(modules.some((url) => url.endsWith(`/${KPA_BIN}`))).toBe(true);
       expect(modules.filter((url) => /Command(-[\w-]+)?\.js$/.test(url) || url.includes('/node_modules/'))).toEqual([]);
     }
   });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { KPA_BIN } from '../helpers/cliHarness.js';
 
 const run = promisify(execFile);
 const CASES = readdirSync('test/conformance/public').filter((f) => f.endsWith('.jsonl') && !f.endsWith('.expected.jsonl')).length;
@@ -21,8 +22,8 @@ describe('conformance recordings (expected output from Knative Serving’s own c
   }, 130_000);
 
   it('the built kpa is executable as npm links it, so `npx kpa` works in a fresh clone', async () => {
-    expect(statSync('dist/kpa/main.js').mode & 0o111).toBe(0o111);
-    const { stdout } = await run('dist/kpa/main.js', ['--version']);
+    expect(statSync(KPA_BIN).mode & 0o111).toBe(0o111);
+    const { stdout } = await run(KPA_BIN, ['--version']);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 });

@@ -19,6 +19,9 @@ export async function runCli(argv: string[], stdinText = '', env?: NodeJS.Proces
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
+/** The built kpa binary, package.json's bin (the bundle scripts/bundleCli.mjs writes), from the project root. */
+export const KPA_BIN = 'dist/kpa/main.js';
+
 /** The built kpa binary, started with `args`, once it has logged its HTTP port. */
 export interface KpaProcess {
   child: import('node:child_process').ChildProcessWithoutNullStreams;
@@ -33,7 +36,7 @@ export interface KpaProcess {
 
 export async function spawnKpa(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<KpaProcess> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['dist/kpa/main.js', ...args], { env, stdio: 'pipe' });
+  const child = spawn(process.execPath, [KPA_BIN, ...args], { env, stdio: 'pipe' });
   let stderr = '';
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

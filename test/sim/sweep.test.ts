@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { paretoFront } from '../../src/sim/pareto.js';
 import { parseScenario } from '../../src/sim/scenario.js';
 import { applyOverrides, grid, parseParam, runSweep } from '../../src/sim/sweep.js';
-import { runCli } from '../helpers/cliHarness.js';
+import { KPA_BIN, runCli } from '../helpers/cliHarness.js';
 import { SWEEP_SCENARIO } from '../helpers/sweepScenario.js';
 import { tempDir } from '../helpers/tempDir.js';
 
@@ -66,7 +66,7 @@ describe('kpa sweep', () => {
 
   it('the built CLI runs the grid in worker threads and draws the Pareto fronts', () => {
     const out = join(dir, 'out');
-    const r = spawnSync(process.execPath, ['dist/kpa/main.js', 'sweep', file, '--param', 'config.stable-window=6s,30s', '--param', 'annotations.autoscaling.knative.dev/target=5,10', '--workers', '2', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [KPA_BIN, 'sweep', file, '--param', 'config.stable-window=6s,30s', '--param', 'annotations.autoscaling.knative.dev/target=5,10', '--workers', '2', '--out', out], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/4\/4 runs done/);
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');

@@ -7,6 +7,7 @@ import { parseScenario } from '../../src/sim/scenario.js';
 import { applyOverrides, grid, parseParam, runSweep } from '../../src/sim/sweep.js';
 import { SWEEP_SCENARIO } from '../helpers/sweepScenario.js';
 import { tempDir } from '../helpers/tempDir.js';
+import { KPA_BIN } from '../helpers/cliHarness.js';
 
 const SCENARIO = SWEEP_SCENARIO;
 
@@ -42,7 +43,7 @@ describe('sweeps over seeds', () => {
 
   it('the built CLI: --seeds in worker threads, intervals in results.csv, error bars on the charts', () => {
     const out = join(dir, 'out');
-    const r = spawnSync(process.execPath, ['dist/kpa/main.js', 'sweep', file, '--param', 'config.stable-window=6s,60s', '--seeds', '3', '--workers', '2', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [KPA_BIN, 'sweep', file, '--param', 'config.stable-window=6s,60s', '--seeds', '3', '--workers', '2', '--out', out], { encoding: 'utf8' });
     expect(r.stderr).toMatch(/6\/6 runs done/);
     expect(r.status).toBe(0);
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
