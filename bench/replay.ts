@@ -18,6 +18,7 @@ const KPA = fileURLToPath(new URL('../kpa/main.js', import.meta.url));
 // tsc's one file per module, which the bundle above is built from: the start-up a bundle saves.
 const UNBUNDLED = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const MIB = 1024 * 1024;
+const wallOf = (all: ProcessRun[]) => medianOf(all.map((r) => r.wallSeconds));
 
 async function runs(n: number, args: string[], env?: NodeJS.ProcessEnv, withUsage?: boolean): Promise<ProcessRun[]> {
   const all: ProcessRun[] = [];
@@ -26,7 +27,7 @@ async function runs(n: number, args: string[], env?: NodeJS.ProcessEnv, withUsag
 }
 
 function replayRows(label: string, all: ProcessRun[], goalSeconds: number, reference: { seconds: number; mib: number }): BenchResult[] {
-  const wall = medianOf(all.map((r) => r.wallSeconds));
+  const wall = wallOf(all);
   const cpu = medianOf(all.map((r) => r.cpuSeconds));
   const rss = medianOf(all.map((r) => r.maxRssBytes / MIB));
   return [
@@ -53,7 +54,7 @@ export async function run(): Promise<BenchResult[]> {
     // Start-up: wall only, without the preload (it is a module load of its own).
     const startup = async (name: string, args: string[], env?: NodeJS.ProcessEnv, goal?: number, reference?: number): Promise<BenchResult> => {
       const all = await runs(15, args, env, false);
-      return { name, ...medianOf(all.map((r) => r.wallSeconds)), unit: 's', goal, reference, lowerIsBetter: true };
+      return { name, ...wallOf(all), unit: 's', goal, reference, lowerIsBetter: true };
     };
     // The bundle and tsc's output taken in turn, so that both see the same moments of a shared machine.
     const bundled: ProcessRun[] = [];
@@ -62,7 +63,6 @@ export async function run(): Promise<BenchResult[]> {
       bundled.push(await timed([KPA, 'replay', one], undefined, false));
       unbundled.push(await timed([UNBUNDLED, 'replay', one], undefined, false));
     }
-    const wallOf = (all: ProcessRun[]) => medianOf(all.map((r) => r.wallSeconds));
     results.push(
       await startup('start-up: node -e 0 (no kpa code)', ['-e', '0']),
       { name: 'start-up: replay of a one-line file', ...wallOf(bundled), unit: 's', goal: 0.15, reference: 0.015, lowerIsBetter: true },

@@ -29,7 +29,7 @@ await build({
   input: { main: dist('src/cli/main.js'), sweepWorker: dist('src/sim/sweepWorker.js') },
   platform: 'node',
   // Anything that is not a path into dist/src is a package or a node: builtin.
-  external: (id, importer) => importer !== undefined && !id.startsWith('.') && !id.startsWith('/'),
+  external: (id) => !id.startsWith('.') && !id.startsWith('/'),
   logLevel: 'warn',
   output: {
     dir: out,
